@@ -1,0 +1,46 @@
+# Quick start: `make run` (full reanalysis of the default trial) and `make test`.
+# Both create .venv when it is missing and (re)install the package when pyproject.toml changes.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+OUT ?= results
+SEED ?= 20101115
+
+# pytensor links BLAS only when asked; link the system one if present, otherwise say "none"
+# explicitly so pytensor uses its NumPy fallback quietly (our samplers run through numba).
+BLAS_LDFLAGS := $(shell ldconfig -p 2>/dev/null | grep -q 'libblas.so ' && echo '-lblas -llapack')
+export PYTENSOR_FLAGS ?= blas__ldflags=$(BLAS_LDFLAGS)
+
+.PHONY: run test validate lint format bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/reanalysis run --out $(OUT) --seed $(SEED)
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest
+
+validate: $(STAMP)  ## long validations (full SBC, recovery); stores results under data/validation/
+	$(BIN)/pytest -m slow -p no:cacheprovider
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) $(OUT) .pytest_cache .ruff_cache

@@ -1,0 +1,29 @@
+"""Exceptions of the package: one per kind of failure a user can act on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class ReanalysisError(Exception):
+    """Base class; the command line turns any of these into a message and a non-zero exit."""
+
+    exit_code: int = 1
+
+
+class InputError(ReanalysisError):
+    """Bad input (a trial file, a CSV, a command-line value): exit code 2, nothing is written."""
+
+    exit_code = 2
+
+    def __init__(self, source: str | Path, field: str, problem: str) -> None:
+        self.source = str(source)
+        self.field = field
+        self.problem = problem
+        super().__init__(f"{self.source}: field '{field}': {problem}")
+
+
+class DiagnosticsError(ReanalysisError):
+    """An MCMC fit failed its gates even after the retry (exit code 3)."""
+
+    exit_code = 3
