@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import arviz as az
+import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
@@ -60,6 +61,9 @@ class EndpointResult:
         tables: extra CSV tables, file stem -> DataFrame.
         sentences: plain-language statements generated from the numbers.
         assumptions: plain-language statements of every assumption this endpoint made.
+        primary_draws: posterior draws of the primary analysis, keyed like results.json's
+            ``followup_priors`` ("burden_reduction", "pfs", "adverse_events.ppe", ...) then by
+            model variable; the follow-up priors are derived from these.
     """
 
     name: str
@@ -73,6 +77,7 @@ class EndpointResult:
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     sentences: list[str] = field(default_factory=list)
     assumptions: list[str] = field(default_factory=list)
+    primary_draws: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
 
 
 def comparison_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:

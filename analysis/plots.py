@@ -17,7 +17,6 @@ import pandas as pd
 from matplotlib import pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from scipy import stats
 
 from analysis.constants import INTERVAL_LEVEL
 
@@ -50,17 +49,28 @@ def plot_rate_posteriors(
     p0: float,
     p1: float,
     title: str,
+    exact: Mapping[str, object] | None = None,
     ax: Axes | None = None,
 ) -> Figure:
-    """Posterior density of a rate per prior, with the exact CI and the design's p0 and p1."""
+    """Posterior of a rate per prior (MCMC histogram; exact density as a line when known), with
+    the frequentist estimate and exact CI and the design's p0 and p1."""
     fig, ax = _axes(ax)
     grid = np.linspace(0, 1, 801)
+    bins = np.linspace(0, 1, 101)
     top = 0.0
     for i, (name, idata) in enumerate(posteriors.items()):
+        c = colour(name, i)
         draws = idata.posterior[var].values.ravel()
-        density = stats.gaussian_kde(draws)(grid)
-        top = max(top, density.max())
-        ax.plot(grid, density, color=colour(name, i), lw=2, label=f"posterior, prior '{name}'")
+        heights, _, _ = ax.hist(
+            draws, bins=bins, density=True, histtype="stepfilled", color=c, alpha=0.18
+        )
+        top = max(top, heights.max())
+        if exact is not None and name in exact:
+            density = exact[name].pdf(grid)
+            ax.plot(grid, density, color=c, lw=2, label=f"prior '{name}' (line: exact posterior)")
+            top = max(top, density.max())
+        else:
+            ax.plot([], [], color=c, lw=6, alpha=0.4, label=f"prior '{name}' (MCMC draws)")
     y = -0.06 * top
     ax.plot(freq_ci, [y, y], color="black", lw=3, solid_capstyle="butt")
     ax.plot(
@@ -71,7 +81,7 @@ def plot_rate_posteriors(
     ax.set_xlim(0, max(0.8, freq_ci[1] + 0.2))
     ax.set_ylim(2 * y, top * 1.08)
     ax.set_xlabel("burden-reduction rate")
-    ax.set_ylabel("posterior density")
+    ax.set_ylabel("posterior density (shaded: MCMC histogram)")
     ax.set_title(title)
     ax.legend(frameon=False, fontsize=8)
     return fig
@@ -88,7 +98,7 @@ def plot_forest(
 ) -> Figure:
     """Forest plot of a sensitivity table: one row per (scenario, prior), primary in bold."""
     rows = table.reset_index(drop=True)
-    fig, ax = _axes(ax, (7.0, 0.9 + 0.32 * len(rows)))
+    fig, ax = _axes(ax, (8.0, 1.2 + 0.32 * len(rows)))
     ys = np.arange(len(rows))[::-1]
     priors = list(dict.fromkeys(rows["prior"]))
     for y, (_, row) in zip(ys, rows.iterrows(), strict=True):
@@ -112,5 +122,5 @@ def plot_forest(
     if log_scale:
         ax.set_xscale("log")
     ax.set_xlabel(f"{xlabel} (point: posterior mean; bar: {INTERVAL_LEVEL:.0%} interval)")
-    ax.set_title(title)
+    ax.set_title(title, fontsize=10)
     return fig

@@ -192,21 +192,23 @@ def _field_path(loc: tuple[Any, ...]) -> str:
 def _first_problem(err: ValidationError) -> tuple[str, str]:
     """The most useful single (field, problem) of a validation error.
 
-    A union field (a reported value or "unknown") fails on every member; prefer the member error
-    that got furthest into the value, which is the one the user meant to write.
+    A field that is a reported value or "unknown" fails on both members of the union; when the
+    input is neither a table nor "unknown", say exactly that; otherwise prefer the member error that
+    got furthest into the value, which is the one the user meant to write.
     """
     errors = err.errors(include_url=False)
     best = max(errors, key=lambda e: len(e["loc"]))
     problem = best["msg"]
+    either = any(e["type"] == "literal_error" and "'unknown'" in e["msg"] for e in errors)
     if best["type"] == "extra_forbidden":
         problem = "unknown field (not in the trial-file schema; check the spelling)"
     elif best["type"] == "missing":
         problem = "missing required field"
-    elif best["type"] == "literal_error" and any(
-        "unknown" in str(e.get("ctx", {})) for e in errors
-    ):
-        problem = "must be a {value, source} table or the string \"unknown\""
-    if "input" in best and best["type"] not in ("missing",):
+    elif either and best["type"] in ("model_type", "dict_type", "literal_error"):
+        problem = 'must be a {value = ..., source = "..."} table or the string "unknown"'
+    elif best["type"] == "model_type":
+        problem = 'must be a {value = ..., source = "..."} table'
+    if "input" in best and best["type"] != "missing":
         problem += f" (got {best['input']!r})"
     return _field_path(best["loc"]), problem
 
@@ -251,9 +253,7 @@ def _check_consistency(trial: Trial, path: Path) -> None:
     if trial.pfs is not None:
         m = trial.pfs.median_months.value
         plo, phi = trial.pfs.ci95_months.value
-        _check(
-            phi is None or plo <= phi, path, "pfs.ci95_months", f"lower {plo} > upper {phi}"
-        )
+        _check(phi is None or plo <= phi, path, "pfs.ci95_months", f"lower {plo} > upper {phi}")
         _check(
             plo <= m and (phi is None or m <= phi),
             path,

@@ -1,0 +1,267 @@
+"""Command line: ``reanalysis run | reconstruct rate|table|km | plan | schema | validate``.
+
+A thin layer: every command calls a library function and only formats its result. Bad input exits
+with code 2 and a message naming the file (or option), the field and the problem; a fit that fails
+its diagnostic gates exits with code 3. Heavy libraries are imported inside the commands so that
+``--help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from analysis.constants import DEFAULT_SEED
+from analysis.errors import InputError, ReanalysisError
+
+app = typer.Typer(
+    help=(
+        "Bayesian reanalysis of a published single-arm phase 2 trial from its published summaries "
+        "(default: sorafenib in mRCC refractory to bevacizumab or sunitinib, Cancer 2010)."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+reconstruct_app = typer.Typer(
+    help="Reconstruct data compatible with a published summary.", no_args_is_help=True
+)
+app.add_typer(reconstruct_app, name="reconstruct")
+err = Console(stderr=True)
+out = Console()
+
+
+def handles_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn the package's errors into a one-line message and their exit code (2: bad input)."""
+
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except ReanalysisError as exc:
+            err.print(f"[bold red]error:[/] {exc}", highlight=False)
+            raise typer.Exit(exc.exit_code) from None
+        except ValueError as exc:  # argument checks of the library functions
+            err.print(f"[bold red]error:[/] {exc}", highlight=False)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+@app.command()
+@handles_errors
+def run(
+    trial_file: Annotated[
+        Path | None,
+        typer.Argument(help="Trial file (TOML, see data/README.md). Default: the seed trial."),
+    ] = None,
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Output folder (replaced atomically at the end).")
+    ] = Path("results"),
+    seed: Annotated[int, typer.Option(help="Seed of every fit; same seed, same numbers.")] = (
+        DEFAULT_SEED
+    ),
+    allow_failed_diagnostics: Annotated[
+        bool,
+        typer.Option(
+            "--allow-failed-diagnostics",
+            help="Write the report even if a fit fails its gates (marked in red).",
+        ),
+    ] = False,
+    endpoint: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Only this endpoint (repeatable): burden_reduction, pfs, adverse_events."
+        ),
+    ] = None,
+    refresh_figures: Annotated[
+        bool | None,
+        typer.Option(
+            "--refresh-figures/--no-refresh-figures",
+            help="Also copy the figures into the repository's figures/ (default: on for the "
+            "seed trial only).",
+        ),
+    ] = None,
+) -> None:
+    """Run the full reanalysis and write results.json, report.md, report.html, tables (CSV),
+    posteriors (netCDF) and figures (PNG) into --out."""
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from analysis.run import ENDPOINTS, RunConfig, run_analysis
+    from analysis.trial import REPO_ROOT
+
+    for name in endpoint or []:
+        if name not in ENDPOINTS:
+            raise InputError("--endpoint", name, f"unknown endpoint; choose from {list(ENDPOINTS)}")
+    if refresh_figures is None:
+        refresh_figures = trial_file is None
+    config = RunConfig(
+        trial_path=trial_file,
+        out_dir=out_dir,
+        seed=seed,
+        allow_failed_diagnostics=allow_failed_diagnostics,
+        figures_dir=REPO_ROOT / "figures" if refresh_figures else None,
+        endpoints=tuple(endpoint) if endpoint else None,
+    )
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
+    ) as progress:
+        task = progress.add_task("loading the trial file", total=None)
+
+        def tell(step: str, i: int, n: int) -> None:
+            progress.update(task, description=step, completed=i, total=n)
+
+        output = run_analysis(config, progress=tell)
+    status = "[green]all fits passed their diagnostic gates[/]"
+    if not output.diagnostics_passed:
+        status = "[bold red]some fits FAILED their diagnostic gates (marked in the report)[/]"
+    out.print(f"wrote {len(output.files)} files to {output.out_dir} ({status})")
+    out.print(f"open {output.out_dir / 'report.html'}")
+
+
+@reconstruct_app.command("rate")
+@handles_errors
+def reconstruct_rate_command(
+    percent: Annotated[float, typer.Option(help="Reported percentage, e.g. 30.")],
+    ci: Annotated[tuple[float, float], typer.Option(help="Reported CI in percent: LOWER UPPER.")],
+    max_n: Annotated[int, typer.Option(help="Largest possible denominator (e.g. enrolled).")],
+    decimals: Annotated[int, typer.Option(help="Decimals the report was rounded to.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """List every responders/evaluable whose estimate and 95 % CI reproduce a reported rate,
+    under each interval method (exact, Wilson, Wilson with continuity correction, Jeffreys,
+    Wald)."""
+    from analysis.reconstruction import candidates_as_records, reconstruct_rate
+
+    candidates = reconstruct_rate(percent, ci, max_n, decimals=decimals)
+    records = candidates_as_records(candidates)
+    if as_json:
+        print(json.dumps(records, indent=2))
+        return
+    table = Table(title=f"{percent:g} % ({ci[0]:g}-{ci[1]:g} %), n <= {max_n}: compatible counts")
+    for col in ("responders", "evaluable", "interval method", "estimate %", "95 % CI (%)"):
+        table.add_column(col)
+    for r in records:
+        lo, hi = r["ci_percent"]
+        table.add_row(
+            str(r["responders"]),
+            str(r["evaluable"]),
+            r["ci_method"],
+            f"{r['estimate_percent']:.2f}",
+            f"{lo:.2f}-{hi:.2f}",
+        )
+    out.print(table)
+    if not records:
+        out.print("no compatible (responders, evaluable)")
+
+
+@reconstruct_app.command("table")
+@handles_errors
+def reconstruct_table_command(
+    p_value: Annotated[float, typer.Option(help="Reported two-sided P value, e.g. 0.03.")],
+    n_bev: Annotated[int, typer.Option(help="Patients after prior bevacizumab (exposed group).")],
+    n_sun: Annotated[int, typer.Option(help="Patients after prior sunitinib (reference group).")],
+    more_frequent_after: Annotated[
+        str, typer.Option(help="Group with the higher event rate: bevacizumab or sunitinib.")
+    ],
+    test: Annotated[str, typer.Option(help="Test behind the P value: fisher or chi2.")] = "fisher",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """List every 2x2 table (events of n_bev, events of n_sun) whose P value rounds to the
+    reported one, in the reported direction."""
+    from analysis.tables import compatible_tables
+
+    rows = compatible_tables(p_value, n_bev, n_sun, more_frequent_after, test=test)
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    table = Table(title=f"P = {p_value:g} ({test}), {n_bev} vs {n_sun}: compatible tables")
+    for col in ("bevacizumab events", "sunitinib events", "P value"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            f"{r['bev_events']}/{n_bev}", f"{r['sun_events']}/{n_sun}", f"{r['p_value']:.4f}"
+        )
+    out.print(table)
+    out.print(f"{len(rows)} compatible tables")
+
+
+@reconstruct_app.command("km")
+@handles_errors
+def reconstruct_km_command(
+    curve: Annotated[Path, typer.Option(help="CSV with columns time,survival (digitised KM).")],
+    at_risk: Annotated[Path, typer.Option(help="CSV with columns time,n_at_risk.")],
+    out_csv: Annotated[Path, typer.Option("--out", help="Where to write time,event (CSV).")],
+    total_events: Annotated[
+        int | None, typer.Option(help="Total number of events, if published.")
+    ] = None,
+) -> None:
+    """Reconstruct pseudo patient data from a digitised Kaplan-Meier curve (Guyot et al. 2012)."""
+    from analysis.survival import reconstruct_km_files
+
+    n = reconstruct_km_files(curve, at_risk, out_csv, total_events)
+    out.print(f"wrote {n} reconstructed patients to {out_csv}")
+
+
+@app.command()
+@handles_errors
+def plan(
+    results: Annotated[Path, typer.Option(help="results.json of a run.")],
+    endpoint: Annotated[str, typer.Option(help="Endpoint whose prior to use.")] = (
+        "burden_reduction"
+    ),
+    prior: Annotated[str | None, typer.Option(help="Name of the follow-up prior.")] = None,
+    n: Annotated[int, typer.Option(help="Patients in the follow-up trial.")] = 40,
+    p0: Annotated[float, typer.Option(help="Uninteresting rate (null).")] = 0.05,
+    p1: Annotated[float, typer.Option(help="Target rate (alternative).")] = 0.20,
+    success_prob: Annotated[
+        float, typer.Option(help="Success when P(rate > p0 | data) >= this.")
+    ] = 0.95,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Plan a single-arm follow-up trial with a prior exported by a run: critical number of
+    responders, exact type I error and power, assurance, prior predictive distribution."""
+    from analysis.planning import plan_command
+
+    text = plan_command(results, endpoint, prior, n, p0, p1, success_prob, as_json=as_json)
+    print(text)
+
+
+@app.command()
+@handles_errors
+def validate(trial_file: Annotated[Path, typer.Argument(help="Trial file to check.")]) -> None:
+    """Check a trial file and say what is wrong (exit code 2) or that it is valid."""
+    from analysis.trial import load_trial
+
+    loaded = load_trial(trial_file)
+    out.print(f"{trial_file}: valid (schema version {loaded.trial.schema_version})")
+
+
+@app.command()
+def schema(
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="Write here instead of printing.")
+    ] = None,
+) -> None:
+    """Print (or write) the JSON schema of the trial-file format."""
+    from analysis.trial import trial_json_schema
+
+    text = json.dumps(trial_json_schema(), indent=2) + "\n"
+    if out_file is None:
+        sys.stdout.write(text)
+    else:
+        out_file.write_text(text)

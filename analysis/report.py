@@ -1,0 +1,190 @@
+"""The report: ``report.md`` and a self-contained ``report.html`` from one context.
+
+Sections: the trial and the data of record; every assumption and reconstruction; each endpoint
+(comparison table, plain-language sentences, figures); sensitivity; follow-up priors (when
+present); diagnostics; reproducibility. The HTML embeds its figures (base64 PNG) and loads
+nothing from the network.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pandas as pd
+from matplotlib import pyplot as plt
+from matplotlib.figure import Figure
+from pydantic import BaseModel
+
+from analysis.constants import INTERVAL_LEVEL
+from analysis.trial import Assumption, LoadedTrial, Reported
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+def save_figure(fig: Figure, path: Path) -> None:
+    """Write a PNG without timestamps or version metadata (same data, same bytes), then close."""
+    fig.savefig(path, dpi=110, metadata={"Software": None})
+    plt.close(fig)
+
+
+def fmt(value: Any) -> str:
+    """A table cell: probabilities near 1 as 1 - eps, tiny numbers in scientific notation."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return ""
+        if 0.9999 < value < 1:
+            return f"1 - {1 - value:.1e}"
+        if value != 0 and abs(value) < 1e-3:
+            return f"{value:.2e}"
+        if abs(value) >= 1e4:
+            return f"{value:.3g}"
+        return f"{value:.3g}" if abs(value) < 1 else f"{value:.4g}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(fmt(v) for v in value) + "]"
+    return str(value)
+
+
+def table(df: pd.DataFrame) -> dict[str, Any]:
+    """Columns and formatted rows of a table for the templates."""
+    return {
+        "columns": [str(c) for c in df.columns],
+        "rows": [[fmt(v) for v in row] for row in df.astype(object).itertuples(index=False)],
+    }
+
+
+def data_of_record(model: BaseModel, prefix: str = "") -> tuple[list[dict], list[str]]:
+    """Every reported value of the trial file with its source, and every field marked unknown."""
+    reported: list[dict[str, str]] = []
+    unknown: list[str] = []
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        path = f"{prefix}{name}"
+        if isinstance(value, Reported):
+            note = f" ({value.note})" if value.note else ""
+            reported.append(
+                {"field": path, "value": fmt(value.value), "source": value.source + note}
+            )
+        elif value == "unknown":
+            unknown.append(path)
+        elif isinstance(value, Assumption):
+            continue
+        elif isinstance(value, BaseModel):
+            r, u = data_of_record(value, f"{path}.")
+            reported += r
+            unknown += u
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if isinstance(item, BaseModel):
+                    r, u = data_of_record(item, f"{path}.{key}.")
+                    reported += r
+                    unknown += u
+    return reported, unknown
+
+
+def declared_assumptions(loaded: LoadedTrial) -> list[dict[str, str]]:
+    """The trial file's [assumptions]: default, sensitivity sweep and rationale."""
+    rows = []
+    for name in type(loaded.trial.assumptions).model_fields:
+        a = getattr(loaded.trial.assumptions, name)
+        if a is not None:
+            rows.append(
+                {"name": name, "default": fmt(a.default), "sweep": fmt(a.sweep), "why": a.rationale}
+            )
+    return rows
+
+
+def _png_base64(path: Path) -> str:
+    return base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def context(out: Path, output, loaded: LoadedTrial, config) -> dict[str, Any]:
+    """Everything the two templates show (numbers come from the run, never from the template)."""
+    reported, unknown = data_of_record(loaded.trial)
+    endpoints = []
+    for e in output.endpoints:
+        figures = [
+            {
+                "stem": stem,
+                "file": f"figures/{stem}.png",
+                "b64": _png_base64(out / f"figures/{stem}.png"),
+            }
+            for stem in e.figures
+        ]
+        endpoints.append(
+            {
+                "name": e.name,
+                "title": e.title,
+                "comparison": table(e.comparison),
+                "sensitivity": table(e.sensitivity),
+                "sentences": e.sentences,
+                "assumptions": e.assumptions,
+                "figures": figures,
+                "extra_tables": {stem: table(df) for stem, df in e.tables.items()},
+            }
+        )
+    fits = [
+        {"endpoint": e.name, "fit": d.label, **d.summary()}
+        for e in output.endpoints
+        for d in e.diagnostics
+    ]
+    diag_cols = [
+        "endpoint",
+        "fit",
+        "r_hat_max",
+        "ess_bulk_min",
+        "ess_tail_min",
+        "divergences",
+        "ebfmi_min",
+        "retried",
+        "passed",
+    ]
+    followup = output.results.get("followup_priors")
+    prov = output.results["provenance"]
+    return {
+        "trial": loaded.trial.trial,
+        "enrolled": loaded.trial.enrolled,
+        "reported": reported,
+        "unknown": unknown,
+        "assumptions": declared_assumptions(loaded),
+        "endpoints": endpoints,
+        "fits": [
+            {
+                "cells": [fmt(f[c]) for c in diag_cols],
+                "passed": f["passed"],
+                "failures": f["failures"],
+            }
+            for f in fits
+        ],
+        "diag_columns": diag_cols,
+        "all_passed": all(f["passed"] for f in fits),
+        "followup": followup,
+        "provenance": prov,
+        "level": f"{INTERVAL_LEVEL:.0%}",
+        "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "command": f"reanalysis run {loaded.path} --seed {config.seed}",
+    }
+
+
+def write_reports(out: Path, output, loaded: LoadedTrial, config) -> None:
+    """Render report.md and report.html into ``out`` (figures must already be in out/figures)."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=jinja2.select_autoescape(["html"]),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    ctx = context(out, output, loaded, config)
+    (out / "report.md").write_text(env.get_template("report.md.j2").render(**ctx))
+    (out / "report.html").write_text(env.get_template("report.html.j2").render(**ctx))

@@ -1,0 +1,45 @@
+"""Diagnostic gates: a deliberately bad fit fails, is retried once, and then raises (or is
+returned flagged when failures are allowed)."""
+
+from __future__ import annotations
+
+import pytest
+
+from analysis.burden_reduction import compiled_model
+from analysis.diagnostics import GATES, check_diagnostics, fit_with_gates
+from analysis.errors import DiagnosticsError
+from analysis.fitting import SamplerSettings, derive_seed
+from models.burden_reduction import burden_reduction_priors, model_data
+
+DATA = model_data(14, 47, burden_reduction_priors()["uniform"])
+TOO_SHORT = SamplerSettings(draws=40, tune=40, chains=2)  # ESS cannot reach 400
+
+
+def test_good_fit_passes_every_gate() -> None:
+    idata = compiled_model().fit(DATA, seed=1)
+    d = check_diagnostics(idata, model="burden_reduction", label="good")
+    assert d.passed and d.divergences == 0 and d.ebfmi_min >= GATES.ebfmi_min
+    assert d.summary()["r_hat_max"] <= 1.01 and d.summary()["ess_bulk_min"] >= 400
+
+
+def test_bad_fit_is_retried_then_raises_naming_model_parameter_and_remedy() -> None:
+    with pytest.raises(DiagnosticsError) as info:
+        fit_with_gates(
+            compiled_model(), DATA, seed=3, label="14/47, prior uniform", settings=TOO_SHORT
+        )
+    message = str(info.value)
+    assert "burden_reduction" in message and "14/47, prior uniform" in message
+    assert "burden_reduction_rate" in message and "ESS" in message
+    assert "increase draws" in message and "--allow-failed-diagnostics" in message
+
+
+def test_bad_fit_allowed_is_returned_flagged() -> None:
+    _, d = fit_with_gates(
+        compiled_model(), DATA, seed=3, label="x", settings=TOO_SHORT, allow_failed=True
+    )
+    assert not d.passed and d.retried and d.summary()["failures"]
+
+
+def test_seeds_are_stable_and_label_dependent() -> None:
+    assert derive_seed(1, "a") == derive_seed(1, "a")
+    assert derive_seed(1, "a") != derive_seed(1, "b") != derive_seed(2, "a")
