@@ -150,6 +150,16 @@ def context(out: Path, output, loaded: LoadedTrial, config) -> dict[str, Any]:
         "passed",
     ]
     followup = output.results.get("followup_priors")
+    planning = None
+    if output.planning_table is not None:
+        planning = {
+            "table": table(output.planning_table),
+            "figure": {
+                "stem": "followup_oc_curves",
+                "file": "figures/followup_oc_curves.png",
+                "b64": _png_base64(out / "figures/followup_oc_curves.png"),
+            },
+        }
     prov = output.results["provenance"]
     return {
         "trial": loaded.trial.trial,
@@ -169,6 +179,7 @@ def context(out: Path, output, loaded: LoadedTrial, config) -> dict[str, Any]:
         "diag_columns": diag_cols,
         "all_passed": all(f["passed"] for f in fits),
         "followup": followup,
+        "planning": planning,
         "provenance": prov,
         "level": f"{INTERVAL_LEVEL:.0%}",
         "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),

@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
 
 from analysis.constants import DEFAULT_SEED, INTERVAL_LEVEL, RESULTS_SCHEMA_VERSION
 from analysis.endpoint import EndpointResult
@@ -72,6 +74,8 @@ class RunOutput:
     endpoints: list[EndpointResult]
     out_dir: Path
     files: list[str] = field(default_factory=list)
+    planning_table: pd.DataFrame | None = None
+    planning_figure: Figure | None = None
 
     @property
     def diagnostics_passed(self) -> bool:
@@ -186,6 +190,15 @@ def run_analysis(
 
     tell("writing outputs", len(steps) - 1, len(steps))
     output = RunOutput(results=results, endpoints=endpoints, out_dir=Path(config.out_dir))
+    if followup and "burden_reduction" in followup:
+        from analysis.planning import planning_overview
+
+        design = loaded.trial.design
+        table, figure = planning_overview(
+            followup["burden_reduction"], design.p0.value, design.p1.value
+        )
+        output.planning_table, output.planning_figure = table, figure
+        results["followup_planning"] = table.to_dict(orient="records")
     _write_atomically(output, loaded, config, report)
     tell("done", len(steps), len(steps))
     return output
@@ -241,5 +254,12 @@ def _write_all(tmp: Path, output: RunOutput, loaded: LoadedTrial, config: RunCon
             idata.to_netcdf(str(tmp / "posteriors" / f"{stem}.nc"))
         for stem, fig in e.figures.items():
             report.save_figure(fig, tmp / "figures" / f"{stem}.png")
+    if output.results.get("followup_priors"):
+        from analysis.followup import write_followup_priors
+
+        write_followup_priors(output.results["followup_priors"], tmp / "followup_priors.json")
+    if output.planning_table is not None:
+        output.planning_table.to_csv(tmp / "tables" / "followup_planning.csv", index=False)
+        report.save_figure(output.planning_figure, tmp / "figures" / "followup_oc_curves.png")
     report.write_reports(tmp, output, loaded, config)
     return sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file())

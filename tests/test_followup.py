@@ -1,0 +1,226 @@
+"""Follow-up priors from posterior draws: fits, ESS, exports and the PyMC round trip."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from scipy import integrate, stats
+
+from analysis.followup import (
+    BetaMixture,
+    beta_ess,
+    beta_moment_match,
+    build_pymc_prior,
+    fit_beta_mixture,
+    followup_priors,
+    mixture_ess_elir,
+    power_discount_beta,
+    weibull_unit_information,
+    write_followup_priors,
+)
+
+
+@pytest.fixture(scope="module")
+def draws() -> dict[str, dict[str, np.ndarray]]:
+    """Fake posteriors: the exact seed-trial rate posterior Beta(15, 34), a PFS and an AE."""
+    rng = np.random.default_rng(20101115)
+    z = rng.multivariate_normal(
+        [math.log(4.5), math.log(1.6)], [[0.01, -0.005], [-0.005, 0.0625]], size=4000
+    )
+    return {
+        "burden_reduction": {"burden_reduction_rate": rng.beta(15, 34, size=4000)},
+        "pfs": {"median_pfs": np.exp(z[:, 0]), "weibull_shape": np.exp(z[:, 1])},
+        "adverse_events": {"ppe": rng.normal(1.2, 0.7, size=4000)},
+    }
+
+
+@pytest.fixture(scope="module")
+def priors(draws) -> dict[str, list[dict]]:
+    return followup_priors(draws, robust_weight=0.2)
+
+
+def _by_name(priors: list[dict]) -> dict[str, dict]:
+    return {p["name"]: p for p in priors}
+
+
+@pytest.mark.parametrize(("a", "b"), [(15.0, 34.0), (1.0, 1.0), (0.5, 3.0), (120.0, 7.5)])
+def test_ess_of_beta_is_a_plus_b_and_elir_agrees(a: float, b: float) -> None:
+    assert beta_ess(a, b) == a + b
+    assert mixture_ess_elir(BetaMixture.single(a, b)) == pytest.approx(a + b, rel=1e-12)
+    # Two identical components are one Beta: the ELIR correction term must vanish.
+    twin = BetaMixture((0.3, 0.7), (a, a), (b, b))
+    assert mixture_ess_elir(twin) == pytest.approx(a + b, rel=1e-6)
+
+
+def test_elir_of_mixture_matches_definition_by_brute_force() -> None:
+    """ELIR = E_p[-(log p)'' theta (1 - theta)], the second derivative by finite differences."""
+    mix = BetaMixture((0.6, 0.4), (5.0, 20.0), (30.0, 10.0))
+    h = 1e-5
+
+    def integrand(t: float) -> float:
+        lp = [math.log(float(mix.pdf(np.array(u)))) for u in (t - h, t, t + h)]
+        info = -(lp[0] - 2 * lp[1] + lp[2]) / h**2
+        return float(mix.pdf(np.array(t))) * info * t * (1 - t)
+
+    brute, _ = integrate.quad(integrand, 1e-4, 1 - 1e-4, limit=400, points=[0.15, 0.5, 0.67])
+    assert mixture_ess_elir(mix) == pytest.approx(brute, rel=2e-3)
+    # A mixture is less informative than the sum of its components' ESS says.
+    assert mixture_ess_elir(mix) < 0.6 * 35 + 0.4 * 30
+
+
+def test_moment_matched_beta_reproduces_mean_and_variance(draws) -> None:
+    x = draws["burden_reduction"]["burden_reduction_rate"]
+    a, b = beta_moment_match(x)
+    mean, var = stats.beta.stats(a, b, moments="mv")
+    assert mean == pytest.approx(x.mean(), rel=1e-10)
+    assert var == pytest.approx(x.var(ddof=1), rel=1e-10)
+    # and lands near the exact Beta(15, 34) (4000 draws: ESS within a few percent)
+    assert a + b == pytest.approx(49, rel=0.06)
+
+
+def test_mixture_fit_recovers_known_two_component_mixture() -> None:
+    truth = BetaMixture((0.6, 0.4), (5.0, 20.0), (30.0, 10.0))
+    rng = np.random.default_rng(7)
+    comp = rng.random(5000) < 0.6
+    x = np.where(comp, rng.beta(5, 30, 5000), rng.beta(20, 10, 5000))
+    fit, bics = fit_beta_mixture(x)
+    assert fit.n_components == 2
+    assert bics[2] < bics[1] and bics[2] < bics[3]
+    assert fit.weights[0] == pytest.approx(0.6, abs=0.03)
+    for k in range(2):
+        m_fit = fit.alpha[k] / (fit.alpha[k] + fit.beta[k])
+        m_true = truth.alpha[k] / (truth.alpha[k] + truth.beta[k])
+        assert m_fit == pytest.approx(m_true, abs=0.01)
+        assert fit.alpha[k] + fit.beta[k] == pytest.approx(truth.alpha[k] + truth.beta[k], rel=0.2)
+    grid = np.linspace(0.01, 0.99, 99)
+    assert np.max(np.abs(fit.cdf(grid) - truth.cdf(grid))) < 0.02
+
+
+def test_rate_priors_from_beta_15_34(priors) -> None:
+    rate = _by_name(priors["burden_reduction"])
+    assert list(rate) == ["beta", "mixture", "robust", "power_0.5", "power_0.25"]
+    beta = rate["beta"]["parameters"]
+    # one component chosen by BIC for draws of a single Beta
+    mix = rate["mixture"]
+    assert mix["parameters"]["weights"] == [1.0]
+    assert mix["ess"] == pytest.approx(mix["parameters"]["alpha"][0] + mix["parameters"]["beta"][0])
+    assert "ELIR" in mix["ess_method"]
+    robust = rate["robust"]["parameters"]
+    assert robust["weights"] == pytest.approx([0.8, 0.2])
+    assert (robust["alpha"][-1], robust["beta"][-1]) == (1.0, 1.0)
+    assert rate["robust"]["ess"] < 0.9 * mix["ess"]
+    for d in (0.5, 0.25):
+        p = rate[f"power_{d}"]
+        expect = power_discount_beta(beta["alpha"], beta["beta"], d)
+        assert (p["parameters"]["alpha"], p["parameters"]["beta"]) == pytest.approx(expect, 1e-5)
+        assert p["ess"] == pytest.approx(2 + d * (beta["alpha"] + beta["beta"] - 2), rel=1e-5)
+    assert power_discount_beta(15, 34, 0.5) == (8.0, 17.5)
+    assert rate["beta"]["pymc"].startswith('pm.Beta("burden_reduction_rate", alpha=')
+    assert rate["beta"]["stan"].startswith("burden_reduction_rate ~ beta(")
+    assert (
+        "pm.Mixture(" in rate["robust"]["pymc"]
+        and "pm.Beta.dist(alpha=1.0, beta=1.0)" in (rate["robust"]["pymc"])
+    )
+    assert rate["robust"]["stan"].startswith("target += log_mix([0.8, 0.2]', [beta_lpdf(")
+
+
+def test_pfs_and_ae_priors(draws, priors) -> None:
+    pfs = _by_name(priors["pfs"])
+    z = np.log(np.column_stack([draws["pfs"]["median_pfs"], draws["pfs"]["weibull_shape"]]))
+    p = pfs["mvnormal"]["parameters"]
+    assert p["mean"] == pytest.approx(z.mean(axis=0), rel=1e-5)
+    assert p["correlation"] == pytest.approx(np.corrcoef(z, rowvar=False)[0, 1], rel=1e-4)
+    for d in (0.5, 0.25):
+        q = pfs[f"power_{d}"]
+        assert np.array(q["parameters"]["cov"]) == pytest.approx(np.array(p["cov"]) / d, rel=1e-5)
+        assert q["ess"] == pytest.approx(d * pfs["mvnormal"]["ess"], rel=1e-4)
+    # per-parameter ESS: (I1^-1)_jj / Var_j with the Weibull unit information at the prior shape
+    inv1 = np.linalg.inv(weibull_unit_information(math.exp(p["mean"][1])))
+    comps = pfs["mvnormal"]["ess_components"]
+    assert comps["log_median_pfs"] == pytest.approx(inv1[0, 0] / p["cov"][0][0], rel=1e-4)
+    ae = _by_name(priors["adverse_events.ppe"])
+    sigma = ae["normal"]["parameters"]["sigma"]
+    assert sigma == pytest.approx(draws["adverse_events"]["ppe"].std(ddof=1), rel=1e-5)
+    assert ae["normal"]["ess"] == pytest.approx(16 / sigma**2, rel=1e-5)  # p = 0.5 default
+    assert ae["power_0.5"]["ess"] == pytest.approx(0.5 * ae["normal"]["ess"], rel=1e-4)
+    assert ae["normal"]["stan"].startswith("log_odds_ratio_ppe ~ normal(")
+    rated = followup_priors(
+        {"adverse_events.ppe": {"log_odds_ratio": draws["adverse_events"]["ppe"]}},
+        ae_event_rates={"ppe": 0.2},
+    )
+    assert rated["adverse_events.ppe"][0]["ess"] == pytest.approx(25 / sigma**2, rel=1e-5)
+
+
+def test_weibull_unit_information_by_quadrature() -> None:
+    """Fisher information of one observation in (log median, log shape), numerically."""
+    c0, s0, h = math.log(4.5), math.log(1.6), 1e-5
+
+    def logpdf(t: float, c: float, s: float) -> float:
+        k = math.exp(s)
+        lam = math.exp(c) / math.log(2) ** (1 / k)
+        return float(stats.weibull_min.logpdf(t, k, scale=lam))
+
+    def score(t: float) -> np.ndarray:
+        return np.array(
+            [
+                (logpdf(t, c0 + h, s0) - logpdf(t, c0 - h, s0)) / (2 * h),
+                (logpdf(t, c0, s0 + h) - logpdf(t, c0, s0 - h)) / (2 * h),
+            ]
+        )
+
+    k, lam = 1.6, 4.5 / math.log(2) ** (1 / 1.6)
+    info = np.zeros((2, 2))
+    for i, j in [(0, 0), (0, 1), (1, 1)]:
+        info[i, j] = info[j, i] = integrate.quad(
+            lambda t, i=i, j=j: stats.weibull_min.pdf(t, k, scale=lam) * score(t)[i] * score(t)[j],
+            0,
+            np.inf,
+            limit=200,
+        )[0]
+    assert weibull_unit_information(1.6) == pytest.approx(info, rel=1e-4, abs=1e-6)
+
+
+def test_json_round_trip_to_pymc_matches_source_quantiles(draws, priors, tmp_path) -> None:
+    import pymc as pm
+
+    path = write_followup_priors(priors, tmp_path / "followup_priors.json")
+    text = path.read_text()
+    assert write_followup_priors(priors, tmp_path / "again.json").read_text() == text  # stable
+    loaded = json.loads(text)
+    assert set(loaded) == {"burden_reduction", "pfs", "adverse_events.ppe"}
+    rate = _by_name(loaded["burden_reduction"])
+    models = [
+        build_pymc_prior(rate["beta"]),
+        build_pymc_prior(rate["mixture"], "rate_mixture"),
+        build_pymc_prior(_by_name(loaded["pfs"])["mvnormal"]),
+    ]
+    out = pm.draw(
+        [models[0]["burden_reduction_rate"], models[1]["rate_mixture"], models[2]["median_pfs"]],
+        draws=20_000,
+        random_seed=11,
+    )
+    q = np.array([0.025, 0.1, 0.25, 0.5, 0.75, 0.9, 0.975])
+    source = np.quantile(draws["burden_reduction"]["burden_reduction_rate"], q)
+    exact = stats.beta.ppf(q, 15, 34)
+    for sample in out[:2]:
+        assert np.max(np.abs(np.quantile(sample, q) - source)) < 0.01
+        assert np.max(np.abs(np.quantile(sample, q) - exact)) < 0.01
+    pfs_source = np.quantile(draws["pfs"]["median_pfs"], q)
+    assert np.quantile(out[2], q) == pytest.approx(pfs_source, rel=0.02)
+
+
+def test_invalid_draws_raise() -> None:
+    with pytest.raises(ValueError, match="fractions"):
+        beta_moment_match(np.array([0.2, 1.5] * 10))
+    with pytest.raises(ValueError, match="positive"):
+        followup_priors({"pfs": {"median_pfs": -np.ones(20), "weibull_shape": np.ones(20)}})
+    with pytest.raises(ValueError, match="unknown endpoint"):
+        followup_priors({"overall_survival": {}})
+    with pytest.raises(ValueError, match="robust weight"):
+        followup_priors(
+            {"burden_reduction": {"burden_reduction_rate": np.linspace(0.1, 0.5, 50)}},
+            robust_weight=1.5,
+        )

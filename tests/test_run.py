@@ -1,0 +1,88 @@
+"""End to end: run_analysis writes every promised output, atomically, and the same seed gives a
+byte-identical results.json."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from analysis.run import RunConfig, run_analysis
+from analysis.trial import DEFAULT_TRIAL
+
+PRIMARY_ONLY = ("burden_reduction",)
+
+
+@pytest.fixture(scope="module")
+def primary_run(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("run") / "out"
+    run_analysis(RunConfig(out_dir=out, seed=11, endpoints=PRIMARY_ONLY))
+    return out
+
+
+def test_run_writes_every_output(primary_run: Path) -> None:
+    for name in ("results.json", "report.md", "report.html"):
+        assert (primary_run / name).stat().st_size > 1000, name
+    assert (primary_run / "tables" / "burden_reduction_comparison.csv").exists()
+    assert (primary_run / "figures" / "burden_reduction_posterior.png").exists()
+    assert len(list((primary_run / "posteriors").glob("*.nc"))) == 8  # 4 priors x 2 candidates
+    html = (primary_run / "report.html").read_text()
+    assert "data:image/png;base64," in html and "http://" not in html and "https://" not in html
+
+
+def test_results_follow_the_contract(primary_run: Path) -> None:
+    r = json.loads((primary_run / "results.json").read_text())
+    assert r["schema_version"] == 1
+    br = r["burden_reduction"]
+    assert (br["reconstruction"]["responders"], br["reconstruction"]["evaluable"]) == (14, 47)
+    assert {(c["responders"], c["evaluable"]) for c in br["reconstruction"]["candidates"]} == {
+        (14, 47),
+        (13, 44),
+    }
+    assert br["primary_prior"] == "uniform"
+    assert set(br["posterior"]) == {"uniform", "jeffreys", "skeptical", "enthusiastic"}
+    assert set(br["sensitivity"]) == {"14/47", "13/44"}
+    for post in br["posterior"].values():
+        assert set(post) >= {
+            "mean",
+            "sd",
+            "ci95",
+            "hdi95",
+            "p_above_p0",
+            "p_above_p1",
+            "bf_h1_vs_h0",
+        }
+        assert 0 < post["ci95"][0] < post["mean"] < post["ci95"][1] < 1
+    f = br["frequentist"]
+    assert f["ci_method"] == "exact" and f["ci95"] == pytest.approx([0.1734, 0.4489], abs=1e-4)
+    assert set(br["diagnostics"]["uniform"]) >= {
+        "r_hat_max",
+        "ess_bulk_min",
+        "ess_tail_min",
+        "divergences",
+    }
+    assert r["diagnostics_passed"] is True
+
+
+def test_same_seed_gives_byte_identical_results(primary_run: Path, tmp_path: Path) -> None:
+    again = tmp_path / "again"
+    run_analysis(RunConfig(out_dir=again, seed=11, endpoints=PRIMARY_ONLY))
+    assert (again / "results.json").read_bytes() == (primary_run / "results.json").read_bytes()
+    other = tmp_path / "other"
+    run_analysis(RunConfig(out_dir=other, seed=12, endpoints=PRIMARY_ONLY))
+    assert (other / "results.json").read_bytes() != (primary_run / "results.json").read_bytes()
+
+
+def test_failed_run_leaves_previous_output_untouched(primary_run: Path, tmp_path: Path) -> None:
+    from analysis.errors import InputError
+
+    out = tmp_path / "keep"
+    out.mkdir()
+    (out / "old.txt").write_text("previous run")
+    bad = tmp_path / "bad.toml"
+    bad.write_text(DEFAULT_TRIAL.read_text().replace("value = 48\n", "value = 0\n", 1))
+    with pytest.raises(InputError):
+        run_analysis(RunConfig(trial_path=bad, out_dir=out, endpoints=PRIMARY_ONLY))
+    assert [p.name for p in out.iterdir()] == ["old.txt"]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "temporary left"
