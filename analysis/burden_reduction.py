@@ -28,7 +28,7 @@ from analysis.reconstruction import (
     proportion_ci,
     reconstruct_rate,
 )
-from analysis.summaries import hdi, interval
+from analysis.summaries import hdi, interval, probability_text
 from analysis.trial import LoadedTrial
 from models.burden_reduction import (
     RATE,
@@ -258,6 +258,7 @@ def analyse_burden_reduction(
             best, candidates, primary_post, primary_prior, p_value, p0, p1, decisions
         ),
         assumptions=_assumptions(loaded, candidates),
+        primary_posterior=f"{best.responders}_of_{best.evaluable}_{primary_prior}",
         primary_draws={NAME: {RATE: _exact_draws(best, priors[primary_prior], seed)}},
     )
 
@@ -369,9 +370,9 @@ def _sentences(best, candidates, post, primary_prior, p_value, p0, p1, decisions
     bf_lo = min(s["bf_h1_vs_h0"] for s in post.values())
     out = [
         f"Under the primary '{primary_prior}' prior and {best.label} responders, the probability "
-        f"that the burden-reduction rate exceeds {p0:.0%} is {v['p_above_p0']:.6f} and that it "
-        f"exceeds {p1:.0%} is {v['p_above_p1']:.3f}; across the {len(post)} priors the latter "
-        f"ranges from {lo:.3f} to {hi:.3f}.",
+        f"that the burden-reduction rate exceeds {p0:.0%} is {probability_text(v['p_above_p0'])} "
+        f"and that it exceeds {p1:.0%} is {v['p_above_p1']:.3f}; across the {len(post)} priors "
+        f"the latter ranges from {lo:.3f} to {hi:.3f}.",
         f"The exact one-sided binomial test against {p0:.0%} gives P = {p_value:.2g}; the Bayes "
         f"factor of 'rate > {p1:.0%}' against 'rate < {p0:.0%}' is at least {bf_lo:.3g} under "
         "every prior, decisive evidence against the null region.",

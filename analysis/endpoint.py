@@ -64,6 +64,8 @@ class EndpointResult:
         primary_draws: posterior draws of the primary analysis, keyed like results.json's
             ``followup_priors`` ("burden_reduction", "pfs", "adverse_events.ppe", ...) then by
             model variable; the follow-up priors are derived from these.
+        primary_posterior: key in ``posteriors`` of the primary analysis (its trace and rank
+            plots go to the report's appendix).
     """
 
     name: str
@@ -78,6 +80,7 @@ class EndpointResult:
     sentences: list[str] = field(default_factory=list)
     assumptions: list[str] = field(default_factory=list)
     primary_draws: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    primary_posterior: str | None = None
 
 
 def comparison_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:

@@ -124,3 +124,14 @@ def plot_forest(
     ax.set_xlabel(f"{xlabel} (point: posterior mean; bar: {INTERVAL_LEVEL:.0%} interval)")
     ax.set_title(title, fontsize=10)
     return fig
+
+
+def plot_trace_rank(idata: az.InferenceData, *, title: str) -> Figure:
+    """Diagnostics appendix: per parameter, the marginal posterior per chain and rank bars
+    (uniform bars across chains mean the chains explore the same distribution)."""
+    axes = az.plot_trace(
+        idata, kind="rank_bars", compact=True, figsize=(8.0, 2.2 * len(idata.posterior.data_vars))
+    )
+    fig = np.ravel(axes)[0].figure
+    fig.suptitle(title, fontsize=10)
+    return fig

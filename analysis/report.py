@@ -133,6 +133,14 @@ def context(out: Path, output, loaded: LoadedTrial, config) -> dict[str, Any]:
                 "extra_tables": {stem: table(df) for stem, df in e.tables.items()},
             }
         )
+    appendix = [
+        {
+            "stem": p.stem,
+            "file": f"figures/{p.name}",
+            "b64": _png_base64(p),
+        }
+        for p in sorted((out / "figures").glob("appendix_*.png"))
+    ]
     fits = [
         {"endpoint": e.name, "fit": d.label, **d.summary()}
         for e in output.endpoints
@@ -180,6 +188,7 @@ def context(out: Path, output, loaded: LoadedTrial, config) -> dict[str, Any]:
         "all_passed": all(f["passed"] for f in fits),
         "followup": followup,
         "planning": planning,
+        "appendix": appendix,
         "provenance": prov,
         "level": f"{INTERVAL_LEVEL:.0%}",
         "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),

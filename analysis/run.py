@@ -155,8 +155,6 @@ def run_analysis(
         InputError: the trial file is invalid (nothing is written).
         DiagnosticsError: a fit failed its gates and failures are not allowed (nothing is written).
     """
-    from analysis import report  # heavy (jinja2, matplotlib); imported when a run starts
-
     loaded = load_trial(config.trial_path)
     names = selected_endpoints(loaded, config.endpoints)
     steps = [*names, "follow-up priors", "writing outputs"]
@@ -199,7 +197,7 @@ def run_analysis(
         )
         output.planning_table, output.planning_figure = table, figure
         results["followup_planning"] = table.to_dict(orient="records")
-    _write_atomically(output, loaded, config, report)
+    _write_atomically(output, loaded, config)
     tell("done", len(steps), len(steps))
     return output
 
@@ -214,12 +212,12 @@ def _followup_priors(endpoints: list[EndpointResult]) -> dict[str, Any] | None:
     return followup.followup_priors(draws) if draws else None
 
 
-def _write_atomically(output: RunOutput, loaded: LoadedTrial, config: RunConfig, report) -> None:
+def _write_atomically(output: RunOutput, loaded: LoadedTrial, config: RunConfig) -> None:
     out = output.out_dir.resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     try:
-        files = _write_all(tmp, output, loaded, config, report)
+        files = _write_all(tmp, output, loaded, config)
         backup = None
         if out.exists():
             backup = out.with_name(f".{out.name}-old-{os.getpid()}")
@@ -240,7 +238,10 @@ def _write_atomically(output: RunOutput, loaded: LoadedTrial, config: RunConfig,
             staged.replace(figures / png.name)
 
 
-def _write_all(tmp: Path, output: RunOutput, loaded: LoadedTrial, config: RunConfig, report):
+def _write_all(tmp: Path, output: RunOutput, loaded: LoadedTrial, config: RunConfig) -> list[str]:
+    """Write every output into ``tmp``; returns the files written (relative paths)."""
+    from analysis import plots, report  # heavy (jinja2, matplotlib): imported when writing
+
     (tmp / "tables").mkdir()
     (tmp / "posteriors").mkdir()
     (tmp / "figures").mkdir()
@@ -254,6 +255,11 @@ def _write_all(tmp: Path, output: RunOutput, loaded: LoadedTrial, config: RunCon
             idata.to_netcdf(str(tmp / "posteriors" / f"{stem}.nc"))
         for stem, fig in e.figures.items():
             report.save_figure(fig, tmp / "figures" / f"{stem}.png")
+        if e.primary_posterior is not None:
+            fig = plots.plot_trace_rank(
+                e.posteriors[e.primary_posterior], title=f"{e.title}: primary fit"
+            )
+            report.save_figure(fig, tmp / "figures" / f"appendix_{e.name}_trace_rank.png")
     if output.results.get("followup_priors"):
         from analysis.followup import write_followup_priors
 
