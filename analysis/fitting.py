@@ -103,7 +103,12 @@ class CompiledModel:
         posterior = idata.posterior[self.var_names]
         used = {v.name: np.asarray(v.get_value()) for v in self.model.data_vars}
         used.update(values)
-        constant = xr.Dataset({k: xr.DataArray(v) for k, v in used.items()})
+        constant = xr.Dataset(
+            {
+                k: xr.DataArray(v, dims=[f"{k}_dim_{i}" for i in range(np.ndim(v))])
+                for k, v in used.items()
+            }
+        )
         return az.InferenceData(
             posterior=posterior, sample_stats=idata.sample_stats, constant_data=constant
         )

@@ -1,0 +1,133 @@
+"""The PFS endpoint analysis of the seed trial, end to end (one compiled model, all scenarios)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from lifelines.datasets import load_larynx
+
+from analysis import pfs_validation as pv
+from analysis.endpoint import COMPARISON_COLUMNS, SENSITIVITY_COLUMNS
+from analysis.fitting import CompiledModel
+from analysis.pfs import analyse_pfs, summary_ml
+from analysis.pfs_calibration import dirichlet_alpha
+from analysis.trial import load_trial
+from models.pfs import PFS_PRIORS, summary_loglik
+
+
+@pytest.fixture(scope="session")
+def compiled_summary():
+    return pv._compiled()
+
+
+@pytest.fixture(scope="module")
+def result(compiled_summary):
+    before = CompiledModel.compilations
+    res = analyse_pfs(load_trial(), seed=11, compiled={"pfs_summary": compiled_summary})
+    assert CompiledModel.compilations == before  # every prior and scenario reused one model
+    return res
+
+
+def test_results_keys(result):
+    r = result.results
+    assert result.name == "pfs"
+    assert r["reported"] == {"median": 4.4, "ci95": [3.6, 5.9]}
+    assert r["primary_prior"] == "weakly_informative"
+    assert set(r["posterior"]) == set(PFS_PRIORS) == set(r["diagnostics"])
+    for post in r["posterior"].values():
+        for key in ("median_months", "shape"):
+            assert set(post[key]) >= {"mean", "median", "ci95"}
+        assert set(post["survival_at"]) == {"3", "6", "12"}
+        assert set(post["survival_at"]["6"]) >= {"mean", "ci95"}
+    for diag in r["diagnostics"].values():
+        assert diag["passed"]
+        assert diag["r_hat_max"] <= 1.01
+
+
+def test_seed_trial_posterior_as_expected(result):
+    """DESIGN 4.2: median near 4.4-4.7 (3.3-6.0), shape near 1.5-1.7 (0.9-2.4)."""
+    post = result.results["posterior"]["weakly_informative"]
+    assert 4.2 < post["median_months"]["median"] < 4.8
+    lo, hi = post["median_months"]["ci95"]
+    assert 3.0 < lo < 3.6 and 5.4 < hi < 6.3
+    assert 1.4 < post["shape"]["median"] < 1.8
+    lo, hi = post["shape"]["ci95"]
+    assert 0.8 < lo < 1.05 and 2.1 < hi < 2.7
+    # sanity of derived survival: S(median) = 0.5, so S(3) > 0.5 > S(6)
+    assert post["survival_at"]["3"]["mean"] > 0.5 > post["survival_at"]["6"]["mean"]
+
+
+def test_every_assumption_swept(result):
+    scen = result.results["scenarios"]
+    assert len(scen) == 3 * 3 * 3
+    assert sum(s["primary"] for s in scen.values()) == 1
+    assert all(s["diagnostics"]["passed"] for s in scen.values())
+    assert len(result.diagnostics) == len(PFS_PRIORS) + 26
+
+
+def test_ml_is_maximum_of_summary_likelihood(result):
+    ml = result.results["frequentist"]["summary_ml"]
+    alpha, _, _ = dirichlet_alpha(48, "log", (0.0, 0.2))
+    x = [3.6, 4.4, 5.9]
+    best = summary_loglik(ml["median"], ml["shape"], x, alpha)
+    grid_m, grid_k = np.meshgrid(np.linspace(3.5, 5.5, 81), np.linspace(0.8, 3.0, 89))
+    assert best >= summary_loglik(grid_m, grid_k, x, alpha).max() - 1e-9
+    assert ml == pytest.approx(summary_ml(4.4, 3.6, 5.9, alpha))
+
+
+def test_posterior_predictive_check_is_not_extreme(result):
+    ppc = result.results["posterior_predictive"]
+    for name in ("median", "lower", "upper"):
+        assert 0.05 < ppc[name]["p_simulated_at_most_reported"] < 0.95
+
+
+def test_tables_figures_sentences(result):
+    assert list(result.comparison.columns) == COMPARISON_COLUMNS
+    assert list(result.sensitivity.columns) == SENSITIVITY_COLUMNS
+    assert set(result.comparison["side"]) == {"reported", "frequentist", "bayesian"}
+    sens = result.sensitivity
+    assert set(sens["quantity"]) == {"median_pfs", "weibull_shape"}
+    assert sens["primary"].sum() == 4  # primary prior row + primary scenario row, per quantity
+    assert {"pfs_survival", "pfs_forest"} <= set(result.figures)
+    text = " ".join(result.sentences)
+    assert "4.4" in text and "sd of log k" in text
+    assert len(result.assumptions) >= 3
+
+
+def test_same_seed_same_numbers(result, compiled_summary):
+    again = analyse_pfs(load_trial(), seed=11, compiled={"pfs_summary": compiled_summary})
+    assert again.results["posterior"] == result.results["posterior"]
+
+
+def test_patient_data_path(tmp_path, compiled_summary):
+    """A trial file pointing to patient data adds a right-censored Weibull fit and the KM."""
+    df = load_larynx()
+    pd.DataFrame({"time": df["time"] * 12, "event": df["death"]}).to_csv(
+        tmp_path / "ipd.csv", index=False
+    )
+    src = (
+        Path(load_trial().path)
+        .read_text()
+        .replace(
+            'association_with_prior_response = { value = "no association of PFS with tumor '
+            'shrinkage or response to prior therapy", source = "abstract (no numbers given)" }',
+            'patient_data = { path = "ipd.csv", source = "lifelines larynx data, test only" }',
+        )
+    )
+    src = (
+        src.replace("sweep = [40, 44, 48]", "sweep = [48]")
+        .replace("sweep = [[0.0, 0.0], [0.0, 0.2], [0.2, 0.4]]", "sweep = [[0.0, 0.2]]")
+        .replace('sweep = ["plain", "log", "log-log"]', 'sweep = ["log"]')
+    )
+    (tmp_path / "trial.toml").write_text(src)
+    res = analyse_pfs(
+        load_trial(tmp_path / "trial.toml"), seed=2, compiled={"pfs_summary": compiled_summary}
+    )
+    pdata = res.results["patient_data"]
+    assert pdata["patients"] == 90 and pdata["events"] == 50
+    post = pdata["posterior"]["vague"]
+    assert post["median_months"]["median"] == pytest.approx(pdata["mle"]["median"], rel=0.05)
+    assert post["shape"]["median"] == pytest.approx(pdata["mle"]["shape"], rel=0.05)

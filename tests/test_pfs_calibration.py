@@ -1,0 +1,76 @@
+"""The stored Dirichlet calibration: provenance, sanity values, and the on-the-fly path."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from analysis.pfs_calibration import (
+    CALIBRATION_FILE,
+    calibrate,
+    censoring_rate,
+    censoring_rate_fast,
+    dirichlet_alpha,
+    simulate_trials,
+)
+from analysis.survival import TRANSFORMS, crossing_levels
+
+
+@pytest.fixture(scope="module")
+def stored():
+    return json.loads(CALIBRATION_FILE.read_text())
+
+
+def test_provenance(stored):
+    prov = stored["provenance"]
+    assert {"date", "git_hash", "seed", "settings", "command"} <= set(prov)
+    assert prov["settings"]["trials_per_shape"] >= 5000
+
+
+def test_every_seed_trial_scenario_is_stored(stored):
+    for n in (40, 44, 48):
+        for tr in TRANSFORMS:
+            for c in ((0.0, 0.0), (0.0, 0.2), (0.2, 0.4)):
+                _, _, origin = dirichlet_alpha(n, tr, c)
+                assert origin == "stored"
+
+
+@pytest.mark.parametrize("transform", TRANSFORMS)
+def test_sanity_alpha0(transform):
+    """DESIGN 4.2: alpha0 ~ n + 1 without censoring, ~44 with 0-20 % censoring, n = 48."""
+    _, e0, _ = dirichlet_alpha(48, transform, (0.0, 0.0))
+    _, e20, _ = dirichlet_alpha(48, transform, (0.0, 0.2))
+    assert 46 < e0["alpha0"] < 53
+    assert 41 < e20["alpha0"] < 47
+    # mean levels near the analytic crossing levels of the uncensored KM
+    np.testing.assert_allclose(e0["mean_levels"], crossing_levels(48, transform), atol=0.015)
+
+
+def test_alpha_is_alpha0_times_mean_spacings(stored):
+    for e in stored["entries"].values():
+        np.testing.assert_allclose(e["alpha"], e["alpha0"] * np.array(e["mean_spacings"]))
+        assert sum(e["mean_spacings"]) == pytest.approx(1.0)
+
+
+def test_missing_n_is_computed_on_the_fly():
+    alpha, entry, origin = dirichlet_alpha(30, "log", (0.0, 0.0))
+    assert origin == "computed on the fly"
+    assert 27 < entry["alpha0"] < 35  # about n + 1
+    assert alpha.shape == (4,)
+
+
+def test_calibration_is_reproducible():
+    a = calibrate(20, "plain", (0.0, 0.2), seed=5, trials_per_shape=500)
+    b = calibrate(20, "plain", (0.0, 0.2), seed=5, trials_per_shape=500)
+    assert a == b
+
+
+def test_censoring_mechanism_hits_the_fraction():
+    rng = np.random.default_rng(0)
+    _, event = simulate_trials(rng, 4000, 48, 4.5, 1.5, (0.1, 0.3))
+    assert 1 - event.mean() == pytest.approx(0.2, abs=0.005)
+    fast = censoring_rate_fast(np.array([0.1, 0.25]), np.array([1.0, 2.2]))
+    exact = [censoring_rate(0.1, 1.0), censoring_rate(0.25, 2.2)]
+    np.testing.assert_allclose(fast, np.ravel(exact), rtol=2e-3)
