@@ -73,9 +73,13 @@ class FitDiagnostics:
 
 
 def check_diagnostics(
-    idata: az.InferenceData, *, model: str, label: str, gates: Gates = GATES
+    idata: az.InferenceData, *, model: str, label: str, gates: Gates | None = None
 ) -> FitDiagnostics:
-    """Compute the diagnostics of a fit and list which gates it fails (with the remedy)."""
+    """Compute the diagnostics of a fit and list which gates it fails (with the remedy).
+
+    ``gates`` defaults to the module's :data:`GATES`, read at call time.
+    """
+    gates = gates or GATES
     summary = az.summary(idata, kind="diagnostics", round_to="none")
     table = summary.rename_axis("parameter")[
         ["r_hat", "ess_bulk", "ess_tail", "mcse_mean", "mcse_sd"]
@@ -110,7 +114,7 @@ def fit_with_gates(
     label: str,
     settings: SamplerSettings | None = None,
     allow_failed: bool = False,
-    gates: Gates = GATES,
+    gates: Gates | None = None,
 ) -> tuple[az.InferenceData, FitDiagnostics]:
     """Fit, check the gates, retry once with stricter settings, and raise if it still fails.
 

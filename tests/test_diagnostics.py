@@ -43,3 +43,25 @@ def test_bad_fit_allowed_is_returned_flagged() -> None:
 def test_seeds_are_stable_and_label_dependent() -> None:
     assert derive_seed(1, "a") == derive_seed(1, "a")
     assert derive_seed(1, "a") != derive_seed(1, "b") != derive_seed(2, "a")
+
+
+def test_run_stops_on_failed_gates_and_flags_them_in_red_when_allowed(tmp_path, monkeypatch):
+    """End to end: impossible gates make every fit fail; the run raises (nothing written) unless
+    failures are allowed, and then the report carries the red warning and the failing rows."""
+    from analysis import diagnostics
+    from analysis.run import RunConfig, run_analysis
+
+    monkeypatch.setattr(diagnostics, "GATES", diagnostics.Gates(ess_min=1e9))
+    out = tmp_path / "out"
+    with pytest.raises(DiagnosticsError, match="burden_reduction"):
+        run_analysis(RunConfig(out_dir=out, seed=1, endpoints=("burden_reduction",)))
+    assert not out.exists()
+    output = run_analysis(
+        RunConfig(
+            out_dir=out, seed=1, endpoints=("burden_reduction",), allow_failed_diagnostics=True
+        )
+    )
+    assert not output.diagnostics_passed
+    html = (out / "report.html").read_text()
+    assert 'id="diagnostics-warning"' in html and html.count('class="failed"') == 8
+    assert "WARNING" in (out / "report.md").read_text()
