@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -220,10 +221,16 @@ def _stored_validation() -> dict[str, Any] | None:
     }
 
 
-def compile_models(loaded: LoadedTrial | None = None) -> dict[str, CompiledModel]:
-    """The compiled summary model (placeholders; every fit swaps its data)."""
+@cache
+def compiled_summary_model() -> CompiledModel:
+    """The summary model compiled once per process (placeholder data: every fit swaps its own)."""
     alpha, _, _ = dirichlet_alpha(48, "log", (0.0, 0.2))
-    return {"pfs_summary": CompiledModel(build_summary_model(4.4, 3.6, 5.9, alpha), name="pfs")}
+    return CompiledModel(build_summary_model(4.4, 3.6, 5.9, alpha), name="pfs_summary")
+
+
+def compile_models(loaded: LoadedTrial | None = None) -> dict[str, CompiledModel]:
+    """The compiled models of the endpoint, keyed as ``analyse_pfs(compiled=...)`` expects."""
+    return {"pfs_summary": compiled_summary_model()}
 
 
 def analyse_pfs(

@@ -23,19 +23,18 @@ import datetime as dt
 import json
 import os
 import time as _time
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from scipy import stats
 
+from analysis.executors import map_tasks
 from analysis.fitting import CompiledModel, SamplerSettings
 from analysis.pfs_calibration import dirichlet_alpha, git_hash, simulate_trials
 from analysis.survival import TRANSFORMS, km_median_ci_batch
 from analysis.trial import DATA_DIR
-from models.pfs import MEDIAN, PFS_PRIORS, SHAPE, build_summary_model, prior_data, summary_data
+from models.pfs import MEDIAN, PFS_PRIORS, SHAPE, prior_data, summary_data
 from models.priors import primary
 
 STUDY_FILE = DATA_DIR / "validation" / "pfs_study.json"
@@ -51,17 +50,11 @@ SBC_BINS = 10
 _COMPILED: CompiledModel | None = None
 
 
-def compile_summary_model() -> CompiledModel:
-    """The summary model compiled once (seed report values as placeholders)."""
-    alpha, _, _ = dirichlet_alpha(N, "log", CENSORING)
-    return CompiledModel(build_summary_model(4.4, 3.6, 5.9, alpha), name="pfs_summary")
-
-
 def _compiled() -> CompiledModel:
-    global _COMPILED
-    if _COMPILED is None:
-        _COMPILED = compile_summary_model()
-    return _COMPILED
+    """The summary model of :mod:`analysis.pfs`, compiled once per (worker) process."""
+    from analysis.pfs import compiled_summary_model  # pfs imports this module's STUDY_FILE
+
+    return _COMPILED or compiled_summary_model()
 
 
 def _simulate_report(
@@ -199,8 +192,10 @@ def run_study(
     transforms: tuple[str, ...] = TRANSFORMS,
     shapes: tuple[float, ...] = TRUE_SHAPES,
     out: Path | None = STUDY_FILE,
+    dask_address: str | None = None,
 ) -> dict[str, Any]:
-    """Run the study (parallel when ``workers`` > 1) and write it with provenance to ``out``."""
+    """Run the study (parallel: ``workers`` local processes, or the Dask cluster at
+    ``dask_address``) and write it with provenance to ``out``."""
     start = _time.perf_counter()
     ss = np.random.SeedSequence(seed)
     chunk = 50
@@ -218,13 +213,8 @@ def run_study(
         size = min(chunk, left)
         sbc_tasks.append((size, int(ss.spawn(1)[0].generate_state(1)[0])))
         left -= size
-    if workers > 1:
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-            cov_parts = list(pool.map(_coverage_task, cov_tasks))
-            sbc_parts = list(pool.map(_sbc_task, sbc_tasks))
-    else:
-        cov_parts = [_coverage_task(t) for t in cov_tasks]
-        sbc_parts = [_sbc_task(t) for t in sbc_tasks]
+    cov_parts = map_tasks(_coverage_task, cov_tasks, workers=workers, dask_address=dask_address)
+    sbc_parts = map_tasks(_sbc_task, sbc_tasks, workers=workers, dask_address=dask_address)
     merged: dict[tuple[str, float], list[dict[str, Any]]] = {}
     for part in cov_parts:
         merged.setdefault((part["transform"], part["shape"]), []).extend(part["rows"])
@@ -256,6 +246,7 @@ def run_study(
                 "sbc_thinned_draws": SBC_THIN_DRAWS,
                 "sbc_bins": SBC_BINS,
                 "workers": workers,
+                "executor": "dask" if dask_address else "local processes",
                 "cpu_count": os.cpu_count(),
             },
             "seconds": round(_time.perf_counter() - start, 1),
@@ -269,13 +260,14 @@ def run_study(
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m analysis.pfs_validation [--reps 200] [--sbc 1000] [--workers 2]``."""
+    """``python -m analysis.pfs_validation [--reps 200] [--sbc 1000] [--workers 2] [--dask A]``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=200)
     parser.add_argument("--sbc", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=STUDY_SEED)
     parser.add_argument("--out", type=Path, default=STUDY_FILE)
+    parser.add_argument("--dask", metavar="ADDRESS", help="run on the Dask cluster at ADDRESS")
     args = parser.parse_args(argv)
     doc = run_study(
         reps_per_setting=args.reps,
@@ -283,6 +275,7 @@ def main(argv: list[str] | None = None) -> None:
         seed=args.seed,
         workers=args.workers,
         out=args.out,
+        dask_address=args.dask,
     )
     print(json.dumps({k: doc[k] for k in ("pooled_coverage95", "sbc")}, indent=1))
     print("seconds", doc["provenance"]["seconds"])

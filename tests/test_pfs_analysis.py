@@ -9,18 +9,12 @@ import pandas as pd
 import pytest
 from lifelines.datasets import load_larynx
 
-from analysis import pfs_validation as pv
 from analysis.endpoint import COMPARISON_COLUMNS, SENSITIVITY_COLUMNS
 from analysis.fitting import CompiledModel
 from analysis.pfs import analyse_pfs, summary_ml
 from analysis.pfs_calibration import dirichlet_alpha
 from analysis.trial import load_trial
 from models.pfs import PFS_PRIORS, summary_loglik
-
-
-@pytest.fixture(scope="session")
-def compiled_summary():
-    return pv._compiled()
 
 
 @pytest.fixture(scope="module")

@@ -16,12 +16,6 @@ from analysis import pfs_validation as pv
 from models.pfs import MEDIAN, SHAPE
 
 
-@pytest.fixture(scope="session")
-def compiled_summary():
-    """The summary model, compiled once per process (shared with the other PFS tests)."""
-    return pv._compiled()
-
-
 @pytest.fixture(scope="module")
 def study():
     if not pv.STUDY_FILE.exists():

@@ -1,0 +1,43 @@
+"""Simulation studies give identical results on any executor: in this process, in local
+processes, or on a (local) Dask cluster."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from analysis import pfs_validation as pv
+from analysis.executors import map_tasks
+
+
+def seeded_task(seed: int) -> list[float]:
+    """A stand-in replicate: its result depends only on its own seed."""
+    return np.random.default_rng(seed).normal(size=3).tolist()
+
+
+SEEDS = [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(42).spawn(6)]
+
+
+@pytest.fixture(scope="module")
+def dask_address():
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
+        yield cluster.scheduler_address
+
+
+def test_same_results_on_every_executor(dask_address) -> None:
+    serial = map_tasks(seeded_task, SEEDS, workers=1)
+    assert map_tasks(seeded_task, SEEDS, workers=2) == serial
+    assert map_tasks(seeded_task, SEEDS, dask_address=dask_address) == serial
+    assert len({tuple(r) for r in serial}) == len(SEEDS)
+
+
+def test_pfs_study_identical_on_dask(dask_address, compiled_summary, monkeypatch) -> None:
+    monkeypatch.setattr(pv, "_COMPILED", compiled_summary)
+    settings = dict(reps_per_setting=3, sbc_reps=3, transforms=("log",), shapes=(1.5,), out=None)
+    local = pv.run_study(workers=1, **settings)
+    remote = pv.run_study(dask_address=dask_address, **settings)
+    assert local["coverage"] == remote["coverage"]
+    assert local["sbc"] == remote["sbc"]
