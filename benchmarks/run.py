@@ -9,6 +9,7 @@ with PyMC's default NUTS; how the cost of a sensitivity grid grows with the numb
 (1, 4, 16, 64) with one compilation; the throughput of the exact operating-characteristic grid and
 of the P-value enumeration. "Cold" runs get fresh pytensor and numba cache folders; "warm" runs
 reuse them (each is a new process). Timings are wall-clock on this machine; rerun to refresh.
+With R and rstan installed, adds the side-by-side rstan comparison of benchmarks/stan.py (+3-5 min).
 """
 
 from __future__ import annotations

@@ -1,0 +1,174 @@
+"""Adverse-event model and analysis: quadrature reference, seed-trial analysis, short SBC."""
+
+import math
+
+import arviz as az
+import numpy as np
+import pytest
+from scipy import stats
+
+from analysis.adverse_events import analyse_adverse_events, compiled_model, sellke_bound
+from analysis.ae_validation import SbcSettings, run_sbc
+from analysis.endpoint import COMPARISON_COLUMNS, SENSITIVITY_COLUMNS
+from analysis.fitting import SamplerSettings
+from analysis.tables import compatible_tables
+from analysis.trial import load_trial
+from models.adverse_events import AE_PRIORS, prior_data, report_from_published, stack_reports
+
+
+@pytest.fixture(scope="session")
+def compiled():
+    return compiled_model(3)
+
+
+@pytest.fixture(scope="session")
+def seed_result(compiled):
+    settings = SamplerSettings(draws=500, tune=500)
+    return analyse_adverse_events(load_trial(), seed=7, settings=settings)
+
+
+def test_model_variables(compiled):
+    names = {v.name for v in (*compiled.model.free_RVs, *compiled.model.deterministics)}
+    assert names == {"log_odds_ratio", "odds_ratio"}
+
+
+@pytest.mark.parametrize("key", ["ppe", "mucositis", "rash"])
+def test_baseline_quadrature_matches_adaptive_integration(key):
+    """The 41-node trapezoid rule over the baseline log-odds equals scipy.integrate.quad, per
+    compatible cell of the seed report (uniform 12-36 split, Fisher), at several log ORs."""
+    from scipy import integrate
+
+    from models.adverse_events import marginal_cell_log_likelihood
+
+    event = load_trial().trial.adverse_events.by_prior_therapy[key]
+    sign = 1 if event.more_frequent_after.value == "bevacizumab" else -1
+    report = report_from_published(event.p_value.value, sign, [(n, 48 - n) for n in range(12, 37)])
+    cells = stack_reports([report])
+    one = {k: v[0, : report.n_cells] for k, v in cells.items()}
+    prior = AE_PRIORS["weakly_informative"].parameters
+    mu, sigma = prior["baseline_mu"], prior["baseline_sigma"]
+    log_or = np.array([-2.0, 0.0, 1.0, 2.5])
+    grid = marginal_cell_log_likelihood(log_or, one, mu, sigma)
+    rng = np.random.default_rng(0)
+    for j in rng.choice(report.n_cells, size=6, replace=False):
+        for i, b in enumerate(log_or):
+            a, n1 = one["bev_events"][j], one["n_bev"][j]
+            c, n2 = one["sun_events"][j], one["n_sun"][j]
+
+            def integrand(alpha, b=b, a=a, n1=n1, c=c, n2=n2):
+                return stats.norm.pdf(alpha, mu, sigma) * np.exp(
+                    a * -np.logaddexp(0, -(alpha + b))
+                    + (n1 - a) * -np.logaddexp(0, alpha + b)
+                    + c * -np.logaddexp(0, -alpha)
+                    + (n2 - c) * -np.logaddexp(0, alpha)
+                )
+
+            exact = integrate.quad(integrand, -np.inf, np.inf, epsabs=0, epsrel=1e-10, limit=200)[0]
+            expected = one["log_weight"][j] + np.log(exact)
+            assert grid[i, j] == pytest.approx(expected, abs=1e-4), (key, j, b)
+
+
+def _single_table_report():
+    """A report (P to 3 decimals, fixed split) that exactly one table reproduces."""
+    for n in range(6, 12):
+        for p in np.arange(0.001, 0.05, 0.001):
+            tables = compatible_tables(round(p, 3), n, n + 2, "bevacizumab", decimals=3)
+            if len(tables) == 1:
+                return round(p, 3), n, n + 2, tables[0]
+    raise AssertionError("no single-table report found")
+
+
+def test_single_table_posterior_matches_quadrature(compiled):
+    p, n1, n2, table = _single_table_report()
+    report = report_from_published(p, 1, [(n1, n2)], decimals=3)
+    assert report.n_cells == 1
+    prior = AE_PRIORS["weakly_informative"].parameters
+    data = {**stack_reports([report] * 3), **prior_data(AE_PRIORS["weakly_informative"])}
+    idata = compiled.fit(data, seed=11)
+    # Reference: the ordinary two-binomial posterior of that table on a fine 2-D grid.
+    alpha = np.linspace(-9, 7, 801)[:, None]
+    beta = np.linspace(-5, 7, 1201)[None, :]
+    log_post = (
+        stats.norm.logpdf(alpha, prior["baseline_mu"], prior["baseline_sigma"])
+        + stats.norm.logpdf(beta, prior["log_or_mu"], prior["log_or_sigma"])
+        + stats.binom.logpmf(table["bev_events"], n1, 1 / (1 + np.exp(-(alpha + beta))))
+        + stats.binom.logpmf(table["sun_events"], n2, 1 / (1 + np.exp(-alpha)))
+    )
+    marginal = np.exp(log_post - log_post.max()).sum(axis=0)
+    marginal /= marginal.sum()
+    grid = beta[0]
+    cdf = np.cumsum(marginal) - marginal / 2  # CDF at the grid points (midpoint rule)
+    exact = {
+        "mean": float(np.sum(grid * marginal)),
+        0.025: float(np.interp(0.025, cdf, grid)),
+        0.975: float(np.interp(0.975, cdf, grid)),
+    }
+    for j in range(3):
+        one = idata.posterior[["log_odds_ratio"]].isel(ae=j)
+        draws = one["log_odds_ratio"]
+        mc = az.mcse(one, method="mean")["log_odds_ratio"].item()
+        assert abs(float(draws.mean()) - exact["mean"]) < 3 * mc
+        for q in (0.025, 0.975):
+            mcq = az.mcse(one, method="quantile", prob=q)["log_odds_ratio"].item()
+            # + 1e-3: the reference grid's spacing is 0.01 (interpolated CDF)
+            assert abs(float(draws.quantile(q)) - exact[q]) < 3 * mcq + 1e-3
+
+
+@pytest.mark.parametrize("p", [0.001, 0.01, 0.03, 0.05, 0.06])
+def test_sellke_bound_closed_form(p):
+    b = sellke_bound(p)
+    assert b["min_bayes_factor_h0"] == pytest.approx(-math.e * p * math.log(p))
+    assert b["bayes_factor_bound"] == pytest.approx(1 / (-math.e * p * math.log(p)))
+    assert b["max_posterior_probability"] == pytest.approx(1 / (1 - math.e * p * math.log(p)))
+
+
+def test_sellke_bound_published_values():
+    """Sellke, Bayarri, Berger (Am Stat 2001) Table 1: p = .05 -> 0.407, .01 -> 0.125."""
+    assert sellke_bound(0.05)["min_bayes_factor_h0"] == pytest.approx(0.407, abs=5e-4)
+    assert sellke_bound(0.01)["min_bayes_factor_h0"] == pytest.approx(0.125, abs=5e-4)
+    assert sellke_bound(0.5)["bayes_factor_bound"] == 1.0
+
+
+def test_seed_trial_results(seed_result):
+    r = seed_result.results
+    for key, sign in (("ppe", 1), ("mucositis", 1), ("rash", -1)):
+        ae = r[key]
+        assert set(ae) >= {
+            "reported",
+            "primary_prior",
+            "posterior",
+            "bayes_factor_bound",
+            "diagnostics",
+            "compatible_tables",
+        }
+        p = ae["reported"]["p_value"]
+        assert ae["bayes_factor_bound"] == pytest.approx(1 / (-math.e * p * math.log(p)))
+        for name, post in ae["posterior"].items():
+            assert set(post["odds_ratio"]) == {"mean", "median", "ci95"}
+            lo, hi = post["odds_ratio"]["ci95"]
+            assert lo < post["odds_ratio"]["median"] < hi
+            assert (post["p_or_above_1"] > 0.5) == (sign > 0)
+            assert ae["diagnostics"][name]["passed"]
+        weights = [t["posterior_probability"] for t in ae["compatible_tables"]]
+        assert sum(weights) == pytest.approx(1.0)
+        for t in ae["compatible_tables"]:
+            assert 0.025 <= t["p_value"] < 0.035 if key == "ppe" else 0.055 <= t["p_value"] < 0.065
+    skeptical = r["ppe"]["posterior"]["skeptical"]["odds_ratio"]["median"]
+    assert 1 < skeptical < r["ppe"]["posterior"]["weakly_informative"]["odds_ratio"]["median"]
+    assert list(seed_result.comparison.columns) == COMPARISON_COLUMNS
+    assert list(seed_result.sensitivity.columns) == SENSITIVITY_COLUMNS
+    assert seed_result.sensitivity["primary"].sum() == 3
+    assert set(seed_result.figures) == {
+        "adverse_events_forest",
+        "adverse_events_bayes_factor_bound",
+    }
+    assert any("at most 3.5" in s for s in seed_result.sentences)
+
+
+def test_short_sbc_in_ci(compiled):
+    settings = SbcSettings(sims=6, batch=3, draws=400, tune=400)
+    out = run_sbc(settings, seed=3, compiled=compiled)
+    rows = out["replicates"]
+    assert len(rows) == 6
+    assert all(0 <= r["log_odds_ratio_rank"] <= 99 for r in rows)
+    assert sum(r["log_odds_ratio_covered"] for r in rows) >= 4
