@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from analysis.cli import app
@@ -46,3 +47,110 @@ def test_unknown_endpoint_is_exit_2(tmp_path) -> None:
 def test_schema_prints_json() -> None:
     result = runner.invoke(app, ["schema"])
     assert result.exit_code == 0 and json.loads(result.output)["title"].startswith("Trial file")
+
+
+def test_reconstruct_table_json_lists_tables_that_reproduce_the_report() -> None:
+    from scipy.stats import fisher_exact
+
+    args = [
+        "reconstruct",
+        "table",
+        "--p-value",
+        "0.03",
+        "--n-bev",
+        "22",
+        "--n-sun",
+        "26",
+        "--more-frequent-after",
+        "bevacizumab",
+        "--json",
+    ]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)
+    assert rows, "the published report must be reproducible with 22/26"
+    for r in rows:
+        a, c = r["bev_events"], r["sun_events"]
+        p = fisher_exact([[a, 22 - a], [c, 26 - c]]).pvalue
+        assert 0.025 <= p < 0.035 and a / 22 > c / 26 and abs(p - r["p_value"]) < 1e-9
+
+
+def test_reconstruct_table_rejects_bad_group_with_exit_2() -> None:
+    args = [
+        "reconstruct",
+        "table",
+        "--p-value",
+        "0.03",
+        "--n-bev",
+        "22",
+        "--n-sun",
+        "26",
+        "--more-frequent-after",
+        "placebo",
+    ]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2 and "error" in result.output
+
+
+def test_reconstruct_km_roundtrip_and_bad_curve(tmp_path) -> None:
+    curve = tmp_path / "curve.csv"
+    at_risk = tmp_path / "atrisk.csv"
+    out = tmp_path / "ipd.csv"
+    curve.write_text("time,survival\n0,1\n2,0.9\n4,0.7\n6,0.5\n8,0.3\n10,0.2\n")
+    at_risk.write_text("time,n_at_risk\n0,40\n5,22\n10,8\n")
+    result = runner.invoke(
+        app,
+        ["reconstruct", "km", "--curve", str(curve), "--at-risk", str(at_risk), "--out", str(out)],
+    )
+    assert result.exit_code == 0, result.output
+    lines = out.read_text().splitlines()
+    assert lines[0] == "time,event" and len(lines) - 1 == 40
+    curve.write_text("time,survival\n0,1\n2,0.9\n4,0.95\n")
+    result = runner.invoke(
+        app,
+        [
+            "reconstruct",
+            "km",
+            "--curve",
+            str(curve),
+            "--at-risk",
+            str(at_risk),
+            "--out",
+            str(tmp_path / "x.csv"),
+        ],
+    )
+    assert result.exit_code == 2 and "survival" in result.output
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_plan_reads_results_and_answers(tmp_path) -> None:
+    results = tmp_path / "results.json"
+    results.write_text(
+        json.dumps(
+            {
+                "followup_priors": {
+                    "burden_reduction": [
+                        {
+                            "name": "beta",
+                            "family": "beta",
+                            "parameters": {"alpha": 15.0, "beta": 34.0},
+                            "ess": 49.0,
+                        }
+                    ]
+                }
+            }
+        )
+    )
+    result = runner.invoke(
+        app, ["plan", "--results", str(results), "--prior", "beta", "--n", "40", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    plan = json.loads(result.output)
+    assert plan["critical_responders"] == 5
+    from scipy.stats import betabinom, binom
+
+    assert plan["type1_error"] == pytest.approx(binom.sf(4, 40, 0.05), rel=1e-9)
+    assert plan["power"] == pytest.approx(binom.sf(4, 40, 0.20), rel=1e-9)
+    assert plan["assurance"] == pytest.approx(betabinom.sf(4, 40, 15.0, 34.0), rel=1e-9)
+    missing = runner.invoke(app, ["plan", "--results", str(results), "--prior", "nope"])
+    assert missing.exit_code == 2 and "nope" in missing.output

@@ -4,6 +4,7 @@ byte-identical results.json."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -86,3 +87,14 @@ def test_failed_run_leaves_previous_output_untouched(primary_run: Path, tmp_path
         run_analysis(RunConfig(trial_path=bad, out_dir=out, endpoints=PRIMARY_ONLY))
     assert [p.name for p in out.iterdir()] == ["old.txt"]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "temporary left"
+
+
+def test_committed_figures_are_all_described() -> None:
+    """figures/README.md maps every committed figure, and names no figure that is not there."""
+    from analysis.trial import REPO_ROOT
+
+    folder = REPO_ROOT / "figures"
+    readme = (folder / "README.md").read_text()
+    described = set(re.findall(r"`([\w]+\.png)`", readme))
+    committed = {p.name for p in folder.glob("*.png")}
+    assert committed and committed == described
