@@ -231,13 +231,38 @@ def plan(
     success_prob: Annotated[
         float, typer.Option(help="Success when P(rate > p0 | data) >= this.")
     ] = 0.95,
+    accrual_months: Annotated[
+        float, typer.Option(help="PFS only: uniform accrual period (months).")
+    ] = 12.0,
+    followup_months: Annotated[
+        float, typer.Option(help="PFS only: follow-up after the last patient (months).")
+    ] = 12.0,
+    threshold_months: Annotated[
+        float | None, typer.Option(help="PFS only: success if the KM median exceeds this.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Plan a single-arm follow-up trial with a prior exported by a run: critical number of
-    responders, exact type I error and power, assurance, prior predictive distribution."""
+    """Plan a single-arm follow-up trial with a prior exported by a run.
+
+    Binary endpoint (burden_reduction): critical number of responders, exact type I error and
+    power (enumeration), assurance and prior predictive distribution, Simon designs beside them.
+    PFS (--endpoint pfs --threshold-months T): probability that the trial's KM median exceeds T,
+    by seeded simulation of 10^4 trials under the exported prior."""
     from analysis.planning import plan_command
 
-    text = plan_command(results, endpoint, prior, n, p0, p1, success_prob, as_json=as_json)
+    text = plan_command(
+        results,
+        endpoint,
+        prior,
+        n,
+        p0,
+        p1,
+        success_prob,
+        as_json=as_json,
+        accrual_months=accrual_months,
+        followup_months=followup_months,
+        threshold_months=threshold_months,
+    )
     print(text)
 
 

@@ -641,6 +641,46 @@ def planning_overview(
     return pd.DataFrame(rows), fig
 
 
+def pfs_plan_from_results(
+    results: Mapping[str, Any],
+    prior_name: str | None,
+    n: int,
+    accrual_months: float,
+    followup_months: float,
+    threshold_months: float,
+    *,
+    source: str = "results.json",
+    seed: int = DEFAULT_SEED,
+) -> PfsPlanResult:
+    """P(KM median PFS > threshold) of a follow-up whose design prior is an exported PFS prior.
+
+    The prior is a bivariate normal on (log median, log shape); 10^5 seeded draws of it feed
+    :func:`pfs_success_probability` (10^4 simulated trials).
+    """
+    priors = (results.get("followup_priors") or {}).get("pfs")
+    if not priors:
+        raise InputError(source, "followup_priors.pfs", "missing; rerun the analysis")
+    by_name = {p.get("name"): p for p in priors}
+    prior = by_name.get(prior_name) if prior_name is not None else priors[0]
+    if prior is None:
+        raise InputError(
+            source,
+            "followup_priors.pfs",
+            f"no prior named {prior_name!r}; available: {', '.join(map(str, by_name))}",
+        )
+    if prior.get("family") != "mvnormal":
+        raise InputError(source, f"followup_priors.pfs.{prior['name']}", "not an mvnormal prior")
+    rng = np.random.default_rng(seed)
+    par = prior["parameters"]
+    log_draws = rng.multivariate_normal(par["mean"], par["cov"], size=100_000)
+    draws = {"median_pfs": np.exp(log_draws[:, 0]), "weibull_shape": np.exp(log_draws[:, 1])}
+    plan = pfs_success_probability(
+        n, accrual_months, followup_months, threshold_months, draws=draws, seed=seed
+    )
+    plan.design = f"follow-up prior '{prior['name']}' ({plan.design})"
+    return plan
+
+
 def plan_command(
     results_path: str | Path,
     endpoint: str,
@@ -651,8 +691,15 @@ def plan_command(
     success_prob: float,
     *,
     as_json: bool = False,
+    accrual_months: float = 12.0,
+    followup_months: float = 12.0,
+    threshold_months: float | None = None,
 ) -> str:
-    """What ``reanalysis plan`` prints: read a results.json, plan, format as text or JSON."""
+    """What ``reanalysis plan`` prints: read a results.json, plan, format as text or JSON.
+
+    ``endpoint`` "pfs" plans a PFS trial (needs ``threshold_months``); any other endpoint key of
+    ``followup_priors`` with Beta priors plans a binary trial.
+    """
     path = Path(results_path)
     try:
         results = json.loads(path.read_text())
@@ -660,6 +707,33 @@ def plan_command(
         raise InputError(path, "<file>", f"cannot read results ({exc.strerror})") from exc
     except json.JSONDecodeError as exc:
         raise InputError(path, "<file>", f"not valid JSON: {exc}") from exc
+    if endpoint == "pfs":
+        if threshold_months is None:
+            raise InputError("--threshold-months", "threshold", "required for --endpoint pfs")
+        pfs = pfs_plan_from_results(
+            results,
+            prior_name,
+            n,
+            accrual_months,
+            followup_months,
+            threshold_months,
+            source=str(path),
+        )
+        if as_json:
+            return json.dumps(pfs.to_dict(), indent=2)
+        lo, mid, hi = pfs.km_median_quantiles
+        return "\n".join(
+            [
+                f"patients                      {pfs.n}",
+                f"accrual / extra follow-up     {pfs.accrual_months:g} / {pfs.followup_months:g}"
+                " months",
+                f"design                        {pfs.design}",
+                f"P(KM median > {pfs.threshold_months:g} months)   {pfs.probability:.3f}"
+                f" (Monte Carlo se {pfs.mc_se:.3f}, {pfs.n_trials} simulated trials)",
+                f"KM median not reached         {pfs.p_not_reached:.3f}",
+                f"simulated KM median           {mid:.2f} months (95 % range {lo:.2f}-{hi:.2f})",
+            ]
+        )
     if prior_name is None:
         available = results.get("followup_priors", {}).get(endpoint) or [{}]
         prior_name = available[0].get("name", "beta")

@@ -154,3 +154,57 @@ def test_plan_reads_results_and_answers(tmp_path) -> None:
     assert plan["assurance"] == pytest.approx(betabinom.sf(4, 40, 15.0, 34.0), rel=1e-9)
     missing = runner.invoke(app, ["plan", "--results", str(results), "--prior", "nope"])
     assert missing.exit_code == 2 and "nope" in missing.output
+
+
+def test_plan_pfs_matches_the_order_statistic_closed_form(tmp_path) -> None:
+    """Degenerate prior at median 4.4, shape 1 (exponential), n = 49, no censoring: the KM median
+    is the 25th order statistic, so P(median > t) = P(Beta(25, 25) > F(t))."""
+    import math
+
+    from scipy.stats import beta
+
+    results = tmp_path / "results.json"
+    tiny = 1e-12
+    results.write_text(
+        json.dumps(
+            {
+                "followup_priors": {
+                    "pfs": [
+                        {
+                            "name": "point",
+                            "family": "mvnormal",
+                            "parameters": {
+                                "mean": [math.log(4.4), 0.0],
+                                "cov": [[tiny, 0.0], [0.0, tiny]],
+                            },
+                            "ess": 1e9,
+                        }
+                    ]
+                }
+            }
+        )
+    )
+    args = [
+        "plan",
+        "--results",
+        str(results),
+        "--endpoint",
+        "pfs",
+        "--n",
+        "49",
+        "--accrual-months",
+        "0",
+        "--followup-months",
+        "1e6",
+        "--threshold-months",
+        "5.0",
+        "--json",
+    ]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    plan = json.loads(result.output)
+    f = 1 - 2 ** (-5.0 / 4.4)
+    exact = beta.sf(f, 25, 25)
+    assert abs(plan["probability"] - exact) < 4 * plan["mc_se"], (plan["probability"], exact)
+    missing = runner.invoke(app, [*args[:-3], "--json"])
+    assert missing.exit_code == 2 and "threshold" in missing.output
