@@ -38,6 +38,7 @@ from analysis.fitting import CompiledModel, SamplerSettings
 from analysis.tables import p_value_grid
 from models.adverse_events import (
     AE_PRIORS,
+    BASELINE_NODES,
     build_adverse_events_model,
     coarsened_report,
     prior_data,
@@ -262,6 +263,10 @@ def provenance() -> dict[str, Any]:
             "scipy": scipy.__version__,
         },
         "command": "python -m analysis.ae_validation " + " ".join(sys.argv[1:]),
+        "model": {
+            "baseline_quadrature_nodes": len(BASELINE_NODES),
+            "baseline_range_sd": float(BASELINE_NODES[-1]),
+        },
     }
 
 

@@ -23,3 +23,23 @@ def test_stored_sbc_is_calibrated(stored):
     assert s["rank_chi2_p_value"] >= 0.01
     assert 0.90 <= s["coverage95"] <= 0.99
     assert sum(s["rank_counts"]) == stored["summary"]["replicates"]
+
+
+def test_stored_sbc_is_of_the_current_model(stored):
+    """The stored study used this model's quadrature, and its fits passed their gates (a study
+    of an older model, or of fits that failed the gates, must be rerun)."""
+    from models.adverse_events import BASELINE_NODES
+
+    model = stored["provenance"].get("model", {})
+    assert model.get("baseline_quadrature_nodes") == len(BASELINE_NODES)
+    assert stored["summary"]["fits_failing_gates"] <= 0.05 * stored["summary"]["replicates"]
+
+
+@pytest.mark.slow
+def test_full_sbc_rerun(tmp_path):
+    """The long study (about 10 minutes on 2 cores): `make validate` reruns and stores it."""
+    from analysis.ae_validation import main
+
+    assert main(["--sims", "200", "--batch", "8", "--processes", "2", "--draws", "500"]) == 0
+    rerun = json.loads(SBC_PATH.read_text())
+    assert rerun["summary"]["log_odds_ratio"]["rank_chi2_p_value"] >= 0.01
