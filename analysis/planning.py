@@ -489,7 +489,10 @@ def km_medians(times: np.ndarray, events: np.ndarray) -> np.ndarray:
     later = np.minimum.accumulate(ev_t[:, ::-1], axis=1)[:, ::-1]  # min event time at >= index
     nxt = np.concatenate([later[:, 1:], np.full((t.shape[0], 1), np.inf)], axis=1)[rows, j]
     flat = np.abs(surv[rows, j] - 0.5) <= _KM_HALF_TOL
-    med = np.where(flat & np.isfinite(nxt), (med + nxt) / 2, med)
+    # R's rule where the curve sits at exactly 0.5: the midpoint to the next event time, or to the
+    # last follow-up time when no event follows (as analysis.survival does).
+    nxt = np.where(np.isfinite(nxt), nxt, t[:, -1])
+    med = np.where(flat, (med + nxt) / 2, med)
     return np.where(any_reached, med, np.inf)
 
 

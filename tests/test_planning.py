@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 
 import numpy as np
 import pytest
@@ -91,18 +90,13 @@ def test_mixture_priors_in_predictive_and_analysis() -> None:
         assert plan.posterior_prob_above_p0[xx] == pytest.approx(ref_p, abs=1e-5)
 
 
-def test_oc_grid_matches_single_designs_and_is_fast() -> None:
+def test_oc_grid_matches_single_designs() -> None:
     ns = np.arange(10, 110)
     thresholds = np.linspace(0.80, 0.995, 100)
     priors = {f"beta_{i}": (0.5 + 0.25 * i, 1.0 + 0.5 * i) for i in range(9)}
     priors["robust"] = BetaMixture((0.8, 0.2), (15.0, 1.0), (34.0, 1.0))
-    oc_grid([10], [0.9], priors, 0.05, 0.2)  # warm-up
-    start = time.perf_counter()
     grid = oc_grid(ns, thresholds, priors, 0.05, 0.20, design_prior=(15.0, 34.0))
-    elapsed = time.perf_counter() - start
-    print(f"oc_grid: {len(grid)} designs in {elapsed:.3f} s")
-    assert len(grid) == 100_000
-    assert elapsed < 5.0  # about 0.5 s alone on this machine; slack for shared CPUs
+    assert len(grid) == 100_000  # its speed is measured in benchmarks/run.py, not here
     rng = np.random.default_rng(3)
     for i in rng.integers(0, len(grid), 25):
         row = grid.iloc[i]
@@ -202,10 +196,21 @@ def _loop_km_median(times: np.ndarray, events: np.ndarray) -> float:
         at_risk -= 1
     for j, (tj, sj) in enumerate(steps):
         if abs(sj - 0.5) <= 1e-9:
-            return (tj + steps[j + 1][0]) / 2 if j + 1 < len(steps) else tj
+            return (tj + steps[j + 1][0]) / 2 if j + 1 < len(steps) else (tj + max(times)) / 2
         if sj < 0.5:
             return tj
     return math.inf
+
+
+def test_km_median_flat_at_half_until_the_end_follows_r() -> None:
+    """R: survfit(Surv(c(1,2,3,8,9,10), c(1,1,1,0,0,0)) ~ 1) has median (3 + 10) / 2 = 6.5."""
+    from analysis.survival import kaplan_meier
+
+    t = np.array([[1.0, 2, 3, 8, 9, 10]])
+    e = np.array([[True, True, True, False, False, False]])
+    assert km_medians(t, e)[0] == pytest.approx(6.5)
+    assert _loop_km_median(t[0], e[0]) == pytest.approx(6.5)
+    assert kaplan_meier(t[0], e[0].astype(int)).median_ci("log")[0] == pytest.approx(6.5)
 
 
 def test_km_median_with_censoring_against_loop() -> None:

@@ -1,7 +1,5 @@
 """Compatible 2x2 tables: P values against scipy, exhaustive enumeration, input errors, speed."""
 
-import time
-
 import numpy as np
 import pytest
 from scipy import stats
@@ -86,13 +84,12 @@ def test_errors_are_clear(kwargs, match):
         compatible_tables(**{**args, **kwargs})
 
 
-def test_every_split_in_under_a_second():
-    start = time.perf_counter()
+def test_every_split_is_enumerated():
+    """Every table of every split 12/36..36/12 (speed: benchmarks/run.py)."""
     cells = 0
     for n_bev in range(12, 37):
         for test in ("fisher", "chi2"):
-            cells += p_value_grid(n_bev, 48 - n_bev, test).size
-    elapsed = time.perf_counter() - start
+            grid = p_value_grid(n_bev, 48 - n_bev, test)
+            assert np.all((grid > 0) & (grid <= 1 + 1e-12))
+            cells += grid.size
     assert cells == 2 * 14325
-    assert elapsed < 1.0
-    assert np.isfinite(elapsed)
