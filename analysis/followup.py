@@ -196,9 +196,18 @@ def beta_ess(alpha: float, beta: float) -> float:
 
 
 def mixture_ess_elir(mix: BetaMixture) -> float:
-    """ELIR effective sample size (patients) of a Beta mixture; a + b for a single Beta."""
+    """ELIR effective sample size (patients) of a Beta mixture; a + b for a single Beta.
+
+    ELIR = E_p[-(log p)''(theta) theta (1 - theta)]. With responsibilities r_k(theta),
+    -(log p)'' = sum_k r_k i_k - Var_r(score_k), i_k = (a_k-1)/theta^2 + (b_k-1)/(1-theta)^2, and
+    E_k[theta (1-theta) i_k] = b_k [a_k > 1] + a_k [b_k > 1] (the 1/theta^2 term contributes
+    nothing when a_k = 1, and makes the information -infinite near 0 when a_k < 1). So a vague
+    Beta(1, 1) component adds 0, and a component with a or b below 1 leaves ELIR undefined (NaN).
+    """
     w, a, b = mix.arrays
-    base = float(np.sum(w * (a + b)))
+    if np.any(a < 1) or np.any(b < 1):
+        return float("nan")
+    base = float(np.sum(w * (np.where(a > 1, b, 0.0) + np.where(b > 1, a, 0.0))))
     if mix.n_components == 1:
         return base
 
@@ -335,6 +344,7 @@ def _mixture_prior(name: str, mix: BetaMixture, variable: str, note: str) -> dic
     params = mix.to_parameters()
     rounded = BetaMixture.from_prior({"family": "beta_mixture", "parameters": params})
     a_mm, b_mm = _moment_beta_of(rounded)
+    elir = mixture_ess_elir(rounded)
     ws, as_, bs = params["weights"], params["alpha"], params["beta"]
     comps = ", ".join(
         f"pm.Beta.dist(alpha={_fmt(a)}, beta={_fmt(b)})" for a, b in zip(as_, bs, strict=True)
@@ -348,8 +358,10 @@ def _mixture_prior(name: str, mix: BetaMixture, variable: str, note: str) -> dic
         "family": "beta_mixture",
         "variable": variable,
         "parameters": params,
-        "ess": _sig(mixture_ess_elir(rounded)),
-        "ess_method": ELIR_METHOD,
+        "ess": _sig(elir) if math.isfinite(elir) else _sig(a_mm + b_mm),
+        "ess_method": ELIR_METHOD
+        if math.isfinite(elir)
+        else "moment-matched Beta a + b (ELIR undefined: a component has a or b < 1)",
         "ess_moment": _sig(a_mm + b_mm),
         "description": note,
         "pymc": f'pm.Mixture("{variable}", w=[{wlist}], comp_dists=[{comps}])',

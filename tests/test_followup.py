@@ -46,7 +46,7 @@ def _by_name(priors: list[dict]) -> dict[str, dict]:
     return {p["name"]: p for p in priors}
 
 
-@pytest.mark.parametrize(("a", "b"), [(15.0, 34.0), (1.0, 1.0), (0.5, 3.0), (120.0, 7.5)])
+@pytest.mark.parametrize(("a", "b"), [(15.0, 34.0), (1.5, 1.2), (120.0, 7.5)])
 def test_ess_of_beta_is_a_plus_b_and_elir_agrees(a: float, b: float) -> None:
     assert beta_ess(a, b) == a + b
     assert mixture_ess_elir(BetaMixture.single(a, b)) == pytest.approx(a + b, rel=1e-12)
@@ -55,9 +55,22 @@ def test_ess_of_beta_is_a_plus_b_and_elir_agrees(a: float, b: float) -> None:
     assert mixture_ess_elir(twin) == pytest.approx(a + b, rel=1e-6)
 
 
-def test_elir_of_mixture_matches_definition_by_brute_force() -> None:
+def test_elir_at_the_boundary_of_its_definition() -> None:
+    """A uniform carries no information (ELIR 0, moment ESS 2); a < 1 leaves ELIR undefined."""
+    assert mixture_ess_elir(BetaMixture.single(1.0, 1.0)) == 0.0
+    assert beta_ess(1.0, 1.0) == 2.0
+    assert math.isnan(mixture_ess_elir(BetaMixture.single(0.5, 3.0)))
+
+
+@pytest.mark.parametrize(
+    "mix",
+    [
+        BetaMixture((0.6, 0.4), (5.0, 20.0), (30.0, 10.0)),
+        BetaMixture((0.8, 0.2), (15.0, 1.0), (34.0, 1.0)),  # the robust prior's shape
+    ],
+)
+def test_elir_of_mixture_matches_definition_by_brute_force(mix: BetaMixture) -> None:
     """ELIR = E_p[-(log p)'' theta (1 - theta)], the second derivative by finite differences."""
-    mix = BetaMixture((0.6, 0.4), (5.0, 20.0), (30.0, 10.0))
     h = 1e-5
 
     def integrand(t: float) -> float:
@@ -65,10 +78,11 @@ def test_elir_of_mixture_matches_definition_by_brute_force() -> None:
         info = -(lp[0] - 2 * lp[1] + lp[2]) / h**2
         return float(mix.pdf(np.array(t))) * info * t * (1 - t)
 
-    brute, _ = integrate.quad(integrand, 1e-4, 1 - 1e-4, limit=400, points=[0.15, 0.5, 0.67])
+    brute, _ = integrate.quad(integrand, 1e-4, 1 - 1e-4, limit=400, points=[0.15, 0.3, 0.5, 0.67])
     assert mixture_ess_elir(mix) == pytest.approx(brute, rel=2e-3)
     # A mixture is less informative than the sum of its components' ESS says.
-    assert mixture_ess_elir(mix) < 0.6 * 35 + 0.4 * 30
+    w, a, b = mix.arrays
+    assert mixture_ess_elir(mix) < float(np.sum(w * (a + b)))
 
 
 def test_moment_matched_beta_reproduces_mean_and_variance(draws) -> None:
