@@ -261,6 +261,10 @@ def analyse_adverse_events(
             "primary_prior": prior_main,
             "posterior": {name: public(s) for name, s in main.items()},
             "bayes_factor_bound": bound["bayes_factor_bound"],
+            # over the unrounded P values the report allows ([0.025, 0.035) for "P = .03")
+            "bayes_factor_bound_range": sorted(
+                sellke_bound(v)["bayes_factor_bound"] for v in rounding_interval(p)
+            ),
             "min_bayes_factor_h0": bound["min_bayes_factor_h0"],
             "max_posterior_probability_effect": bound["max_posterior_probability"],
             "diagnostics": {
@@ -418,7 +422,12 @@ def _assumption_sentences(
         f"{first.split} (patients after bevacizumab)"
         + (f"; sensitivity: {', '.join(splits)}." if splits else "."),
         "A reported P = .03 means an unrounded P in [0.025, 0.035) (half-open rounding interval).",
-        "The adverse events are modelled independently of one another.",
+        "The adverse events are modelled independently of one another, each with the split "
+        "marginalised in its own likelihood as DESIGN.md 4.3 writes it; the three events in fact "
+        "share one split, and an independent grid computation that shares it moves P(OR > 1) by "
+        "at most 0.007 (PPE 0.974 -> 0.972, mucositis 0.953 -> 0.960, rash unchanged).",
+        "Chi-square means Pearson's test without Yates' correction; the corrected test (R's "
+        "default for 2x2 tables) is not swept.",
     ]
     out += [f"Prior '{s.name}': {s.rationale}." for s in AE_PRIORS.values()]
     return out

@@ -32,7 +32,7 @@ ESS gates on it (fit "fisher, uniform 18-30": bulk ESS 220, R-hat 1.011). Only t
 sampled. The integrand is smooth and vanishes at both ends, where the trapezoid rule converges
 geometrically: with node spacing h = 0.25 sigma and a likelihood at least 0.29 logit units wide
 (48 patients), the relative error is about exp(-2 pi^2 0.29^2 / h^2) < 1e-5 for sigma = 1.5, and
-the prior mass beyond 5 sigma is 6e-7 (a test compares every seed-report cell with adaptive
+the prior mass beyond 5 sigma is 6e-7 (a test compares seed-report cells with adaptive
 quadrature).
 
 Reference: Heitjan DF, Rubin DB. Ignorability and coarse data. Ann Stat 1991;19:2244-53.
@@ -77,9 +77,8 @@ AE_PRIORS: dict[str, PriorScenario] = {
     ),
 }
 
-#: Baseline log-odds quadrature: nodes in prior standard deviations (-6..6, step 0.1) and the
-#: log of their normalised normal weights (trapezoid rule; its error for integrands as smooth
-#: as a binomial likelihood of <= 50 patients is far below Monte Carlo error).
+#: Baseline log-odds quadrature: nodes in prior standard deviations (-5..5, step 0.25) and the
+#: log of their normalised normal weights (trapezoid rule; error bound in the module docstring).
 BASELINE_NODES = np.linspace(-5.0, 5.0, 41)
 BASELINE_LOG_WEIGHTS = -0.5 * BASELINE_NODES**2 - np.log(np.sum(np.exp(-0.5 * BASELINE_NODES**2)))
 

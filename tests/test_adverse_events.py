@@ -135,6 +135,9 @@ def test_seed_trial_results(seed_result):
         }
         p = ae["reported"]["p_value"]
         assert ae["bayes_factor_bound"] == pytest.approx(1 / (-math.e * p * math.log(p)))
+        lo, hi = ae["bayes_factor_bound_range"]  # over [p - .005, p + .005)
+        assert lo < ae["bayes_factor_bound"] < hi
+        assert sellke_bound(p + 0.005)["bayes_factor_bound"] == pytest.approx(lo)
         for name, post in ae["posterior"].items():
             assert set(post["odds_ratio"]) == {"mean", "median", "ci95"}
             lo, hi = post["odds_ratio"]["ci95"]
