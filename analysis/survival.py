@@ -42,7 +42,8 @@ def pointwise_limits(
     surv: np.ndarray, var_log: np.ndarray, transform: Transform, z: float = Z95
 ) -> tuple[np.ndarray, np.ndarray]:
     """Lower and upper pointwise limits of S (R ``survfit`` ``conf.type``); ``var_log`` is the
-    Greenwood variance of log S. Where S is 1 both limits are 1; where S is 0 both are 0."""
+    Greenwood variance of log S. Where S is 1 both limits are 1; where S is 0 both are NaN, as
+    R's ``survfit`` gives NA there (so no CI limit of the median is read off those points)."""
     surv = np.asarray(surv, dtype=float)
     se = np.sqrt(np.asarray(var_log, dtype=float))
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -61,7 +62,7 @@ def pointwise_limits(
     one = surv >= 1.0
     lo, hi = np.where(one, 1.0, lo), np.where(one, 1.0, hi)
     zero = surv <= 0.0
-    return np.where(zero, 0.0, lo), np.where(zero, 0.0, hi)
+    return np.where(zero, np.nan, lo), np.where(zero, np.nan, hi)
 
 
 def crossing_levels(n: float, transform: Transform, z: float = Z95) -> tuple[float, float, float]:

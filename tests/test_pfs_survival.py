@@ -188,3 +188,17 @@ def test_reconstruct_km_files(tmp_path):
     assert err.value.source.endswith("bad.csv")
     with pytest.raises(InputError, match="cannot read"):
         reconstruct_km_files(tmp_path / "nope.csv", tmp_path / "risk.csv", tmp_path / "x.csv", None)
+
+
+def test_no_ci_limit_where_the_curve_reaches_zero():
+    """Five uncensored patients at 1..5: S = .8, .6, .4, .2, 0; Greenwood var log S(1) = 1/20.
+    By hand: log lower(1) = .8 exp(-1.96 sqrt(.05)) = .516 > .5, lower(2) = .293, so L = 2;
+    log-log lower(1) = .204, so L = 1. The upper bands stay above .5 until S = 0, where R's
+    survfit has NA limits: no upper limit (the old rule of a 0 limit there gave U = 5)."""
+    from analysis.survival import kaplan_meier
+
+    km = kaplan_meier(np.arange(1.0, 6.0), np.ones(5, dtype=int))
+    for transform, lower_expected in (("log", 2.0), ("log-log", 1.0)):
+        median, lower, upper = km.median_ci(transform)
+        assert (median, lower) == (3.0, lower_expected) and np.isnan(upper), transform
+    assert km.limits("log")[0][0] == pytest.approx(0.8 * np.exp(-1.959964 * np.sqrt(0.05)))
