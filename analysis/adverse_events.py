@@ -386,7 +386,11 @@ def analyse_adverse_events(
         figures=figures,
         posteriors=posteriors,
         diagnostics=all_diagnostics,
-        tables={"adverse_events_compatible_tables": pd.DataFrame(tables)},
+        tables={
+            "adverse_events_compatible_tables": pd.DataFrame(tables),
+            "adverse_events_most_probable_tables": _most_probable(pd.DataFrame(tables), 5),
+        },
+        csv_only=frozenset({"adverse_events_compatible_tables"}),
         sentences=sentences,
         assumptions=_assumption_sentences(loaded, first, scenarios),
         primary_posterior=_file_stem(primary_label),
@@ -401,6 +405,20 @@ def analyse_adverse_events(
             if fits[(first.label, prior_main)][k] is not None
         },
     )
+
+
+def _most_probable(tables: pd.DataFrame, k: int) -> pd.DataFrame:
+    """The ``k`` compatible (split, table) cells of highest posterior probability per event."""
+    if tables.empty:
+        return tables
+    ranked = tables.sort_values("posterior_probability", ascending=False, kind="stable")
+    order = {name: i for i, name in enumerate(dict.fromkeys(tables["adverse_event"]))}
+    top = ranked.groupby("adverse_event", sort=False).head(k)
+    return top.sort_values(
+        ["adverse_event", "posterior_probability"],
+        key=lambda col: col.map(order) if col.name == "adverse_event" else -col,
+        kind="stable",
+    ).reset_index(drop=True)
 
 
 def _file_stem(label: str) -> str:

@@ -66,6 +66,7 @@ class EndpointResult:
             model variable; the follow-up priors are derived from these.
         primary_posterior: key in ``posteriors`` of the primary analysis (its trace and rank
             plots go to the report's appendix).
+        csv_only: stems of ``tables`` too long for the report (written as CSV only).
     """
 
     name: str
@@ -81,6 +82,7 @@ class EndpointResult:
     assumptions: list[str] = field(default_factory=list)
     primary_draws: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     primary_posterior: str | None = None
+    csv_only: frozenset[str] = frozenset()
 
 
 def comparison_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:

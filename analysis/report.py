@@ -130,7 +130,10 @@ def context(out: Path, output, loaded: LoadedTrial, config) -> dict[str, Any]:
                 "sentences": e.sentences,
                 "assumptions": e.assumptions,
                 "figures": figures,
-                "extra_tables": {stem: table(df) for stem, df in e.tables.items()},
+                "extra_tables": {
+                    stem: table(df) for stem, df in e.tables.items() if stem not in e.csv_only
+                },
+                "csv_tables": sorted(f"tables/{stem}.csv" for stem in e.csv_only),
             }
         )
     appendix = [
