@@ -22,7 +22,6 @@ import datetime as dt
 import functools
 import json
 import math
-import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -35,6 +34,7 @@ from scipy import stats
 from analysis.constants import INTERVAL_TAILS
 from analysis.executors import map_tasks
 from analysis.fitting import CompiledModel, SamplerSettings
+from analysis.provenance import git_commit
 from analysis.tables import p_value_grid
 from models.adverse_events import (
     AE_PRIORS,
@@ -234,16 +234,6 @@ def run_sbc(
     }
 
 
-def _git_hash() -> str | None:
-    try:
-        done = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return done.stdout.strip() or None
-
-
 def provenance() -> dict[str, Any]:
     """Date, git commit (None when there is none) and package versions of a stored result."""
     import arviz
@@ -253,7 +243,7 @@ def provenance() -> dict[str, Any]:
 
     return {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "git_commit": _git_hash(),
+        "git_commit": git_commit(),
         "python": sys.version.split()[0],
         "versions": {
             "pymc": pymc.__version__,

@@ -55,6 +55,8 @@ from typing import Any
 import numpy as np
 from scipy import integrate, optimize, special, stats
 
+from analysis.provenance import jsonable
+
 #: Default weight of the vague Beta(1, 1) component of the robust mixture.
 ROBUST_WEIGHT = 0.2
 #: Power-prior weights of the discounted versions.
@@ -557,23 +559,14 @@ def followup_priors(
     return out
 
 
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, Mapping):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple | np.ndarray):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, float | np.floating):
-        return _sig(float(obj))
-    return obj
-
-
 def write_followup_priors(priors: Mapping[str, list[dict[str, Any]]], path: str | Path) -> Path:
     """Write priors as JSON (sorted keys, floats at :data:`SIGNIFICANT_DIGITS` digits)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(_jsonable(priors), sort_keys=True, indent=2) + "\n")
+    path.write_text(
+        json.dumps(jsonable(priors, significant=SIGNIFICANT_DIGITS), sort_keys=True, indent=2)
+        + "\n"
+    )
     return path
 
 

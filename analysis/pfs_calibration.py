@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import subprocess
 import time as _time
 from functools import cache
 from pathlib import Path
@@ -28,8 +27,9 @@ from typing import Any
 import numpy as np
 from scipy import integrate, optimize, special
 
+from analysis.provenance import git_commit
 from analysis.survival import TRANSFORMS, Transform, crossing_levels, km_median_ci_batch
-from analysis.trial import DATA_DIR, REPO_ROOT
+from analysis.trial import DATA_DIR
 
 CALIBRATION_FILE = DATA_DIR / "calibration" / "pfs_dirichlet.json"
 CALIBRATION_SEED = 20240611
@@ -37,22 +37,6 @@ SHAPES = (1.0, 1.5, 2.0, 2.5)
 TRIALS_PER_SHAPE = 10_000
 DEFAULT_NS = (40, 44, 48)
 DEFAULT_CENSORING = ((0.0, 0.0), (0.0, 0.2), (0.2, 0.4))
-
-
-def git_hash() -> str | None:
-    """``git rev-parse HEAD`` of the repository, or None when unavailable."""
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=REPO_ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        )
-        return out.stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        return None
 
 
 def _censored_fraction(rate: float, shape: float) -> float:
@@ -253,7 +237,7 @@ def run_calibration(
         "Brookmeyer-Crowley 95% CI; alpha = alpha0 * mean_spacings (analysis/pfs_calibration.py)",
         "provenance": {
             "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "git_hash": git_hash(),
+            "git_hash": git_commit(),
             "command": "python -m analysis.pfs_calibration",
             "seed": seed,
             "settings": {

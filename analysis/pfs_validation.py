@@ -31,7 +31,8 @@ from scipy import stats
 
 from analysis.executors import map_tasks
 from analysis.fitting import CompiledModel, SamplerSettings
-from analysis.pfs_calibration import dirichlet_alpha, git_hash, simulate_trials
+from analysis.pfs_calibration import dirichlet_alpha, simulate_trials
+from analysis.provenance import git_commit
 from analysis.survival import TRANSFORMS, km_median_ci_batch
 from analysis.trial import DATA_DIR
 from models.pfs import MEDIAN, PFS_PRIORS, SHAPE, prior_data, summary_data
@@ -225,7 +226,7 @@ def run_study(
         "model; analysis/pfs_validation.py",
         "provenance": {
             "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "git_hash": git_hash(),
+            "git_hash": git_commit(),
             "command": "python -m analysis.pfs_validation",
             "seed": seed,
             "settings": {

@@ -42,6 +42,7 @@ from scipy import special, stats
 from analysis.constants import DEFAULT_SEED
 from analysis.errors import InputError
 from analysis.followup import BetaMixture
+from analysis.provenance import jsonable
 
 #: Tolerance for "the KM curve is exactly 0.5" (R's midpoint rule).
 _KM_HALF_TOL = 1e-9
@@ -165,21 +166,7 @@ class PlanResult:
         for key in ("prior_predictive", "posterior_prob_above_p0"):
             if out[key] is not None:
                 out[key] = [float(v) for v in out[key]]
-        return _plain(out)
-
-
-def _plain(obj: Any) -> Any:
-    if isinstance(obj, Mapping):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple | np.ndarray):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.floating):
-        return float(obj)
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return _plain(dataclasses.asdict(obj))
-    return obj
+        return jsonable(out)
 
 
 def simon_comparison(p0: float, p1: float, alpha: float = 0.05, power: float = 0.80):
@@ -189,7 +176,7 @@ def simon_comparison(p0: float, p1: float, alpha: float = 0.05, power: float = 0
     except ImportError:
         return None
     designs = simon_designs(p0, p1, alpha, power)
-    return {"alpha": alpha, "power": power, **{k: _plain(v) for k, v in designs.items()}}
+    return {"alpha": alpha, "power": power, **{k: jsonable(v) for k, v in designs.items()}}
 
 
 def plan_binary(
@@ -521,7 +508,7 @@ class PfsPlanResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable dict."""
-        return _plain(dataclasses.asdict(self))
+        return jsonable(dataclasses.asdict(self))
 
 
 def simulate_pfs_trials(

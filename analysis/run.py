@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import importlib
 import json
-import math
 import os
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,13 +20,13 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
 from analysis.constants import DEFAULT_SEED, INTERVAL_LEVEL, RESULTS_SCHEMA_VERSION
 from analysis.endpoint import EndpointResult
-from analysis.trial import REPO_ROOT, LoadedTrial, load_trial
+from analysis.provenance import git_commit, jsonable
+from analysis.trial import LoadedTrial, load_trial
 
 #: Endpoint name -> (module, function, trial section that enables it). Imported lazily.
 ENDPOINTS: dict[str, tuple[str, str, str]] = {
@@ -82,42 +80,9 @@ class RunOutput:
         return all(d.passed for e in self.endpoints for d in e.diagnostics)
 
 
-def _jsonable(value: Any) -> Any:
-    """Plain JSON types; NaN and infinities become null (results.json is strict JSON)."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist())
-    return value
-
-
 def dumps_results(results: dict[str, Any]) -> str:
     """results.json text: stable key order as built, two-space indent, trailing newline."""
-    return json.dumps(_jsonable(results), indent=2, allow_nan=False) + "\n"
-
-
-def git_commit() -> str | None:
-    """The repository's commit (with '+dirty' when tracked files changed), or None outside git."""
-    try:
-        sha = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=REPO_ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return sha + ("+dirty" if dirty else "")
+    return json.dumps(jsonable(results), indent=2, allow_nan=False) + "\n"
 
 
 def provenance(loaded: LoadedTrial, seed: int) -> dict[str, Any]:
@@ -127,7 +92,7 @@ def provenance(loaded: LoadedTrial, seed: int) -> dict[str, Any]:
         "trial_sha256": loaded.sha256,
         "seed": seed,
         "interval_level": INTERVAL_LEVEL,
-        "git_commit": git_commit(),
+        "git_commit": git_commit(mark_dirty=True),
         "packages": {p: metadata.version(p) for p in VERSIONED_PACKAGES},
     }
 
