@@ -42,6 +42,7 @@ from scipy import special, stats
 from analysis.constants import DEFAULT_SEED
 from analysis.errors import InputError
 from analysis.followup import BetaMixture
+from analysis.frequentist import simon_designs
 from analysis.provenance import jsonable
 
 #: Tolerance for "the KM curve is exactly 0.5" (R's midpoint rule).
@@ -169,12 +170,10 @@ class PlanResult:
         return jsonable(out)
 
 
-def simon_comparison(p0: float, p1: float, alpha: float = 0.05, power: float = 0.80):
-    """Simon optimal and minimax designs from :mod:`analysis.frequentist` (None if unavailable)."""
-    try:
-        from analysis.frequentist import simon_designs
-    except ImportError:
-        return None
+def simon_comparison(
+    p0: float, p1: float, alpha: float = 0.05, power: float = 0.80
+) -> dict[str, Any]:
+    """Simon optimal and minimax designs of the same p0 / p1 (:mod:`analysis.frequentist`)."""
     designs = simon_designs(p0, p1, alpha, power)
     return {"alpha": alpha, "power": power, **{k: jsonable(v) for k, v in designs.items()}}
 
@@ -214,8 +213,6 @@ def plan_binary(
         assurance = _tail(pred, crit)
     notes = [] if crit is not None else ["no outcome of this trial can declare success"]
     sim = simon_comparison(p0, p1, simon_alpha, simon_power) if simon else None
-    if simon and sim is None:
-        notes.append("Simon designs unavailable (analysis.frequentist not importable)")
     return PlanResult(
         n=int(n),
         p0=float(p0),
