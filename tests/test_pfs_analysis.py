@@ -96,30 +96,36 @@ def test_same_seed_same_numbers(result, compiled_summary):
     assert again.results["posterior"] == result.results["posterior"]
 
 
-def test_patient_data_path(tmp_path, compiled_summary):
-    """A trial file pointing to patient data adds a right-censored Weibull fit and the KM."""
-    df = load_larynx()
-    pd.DataFrame({"time": df["time"] * 12, "event": df["death"]}).to_csv(
-        tmp_path / "ipd.csv", index=False
-    )
+def _seed_trial_with_pfs_data(tmp_path: Path, pfs_line: str):
+    """The seed trial file with one extra [pfs] line (patient data or a digitised curve) and
+    only the primary PFS assumptions (one scenario, to keep the test fast)."""
     src = (
         Path(load_trial().path)
         .read_text()
         .replace(
             'association_with_prior_response = { value = "no association of PFS with tumor '
             'shrinkage or response to prior therapy", source = "abstract (no numbers given)" }',
-            'patient_data = { path = "ipd.csv", source = "lifelines larynx data, test only" }',
+            pfs_line,
         )
-    )
-    src = (
-        src.replace("sweep = [40, 44, 48]", "sweep = [48]")
+        .replace("sweep = [40, 44, 48]", "sweep = [48]")
         .replace("sweep = [[0.0, 0.0], [0.0, 0.2], [0.2, 0.4]]", "sweep = [[0.0, 0.2]]")
         .replace('sweep = ["plain", "log", "log-log"]', 'sweep = ["log"]')
     )
+    assert pfs_line in src
     (tmp_path / "trial.toml").write_text(src)
-    res = analyse_pfs(
-        load_trial(tmp_path / "trial.toml"), seed=2, compiled={"pfs_summary": compiled_summary}
+    return load_trial(tmp_path / "trial.toml")
+
+
+def test_patient_data_path(tmp_path, compiled_summary):
+    """A trial file pointing to patient data adds a right-censored Weibull fit and the KM."""
+    df = load_larynx()
+    pd.DataFrame({"time": df["time"] * 12, "event": df["death"]}).to_csv(
+        tmp_path / "ipd.csv", index=False
     )
+    trial = _seed_trial_with_pfs_data(
+        tmp_path, 'patient_data = { path = "ipd.csv", source = "lifelines larynx data, test only" }'
+    )
+    res = analyse_pfs(trial, seed=2, compiled={"pfs_summary": compiled_summary})
     pdata = res.results["patient_data"]
     assert pdata["patients"] == 90 and pdata["events"] == 50
     post = pdata["posterior"]["vague"]
@@ -139,23 +145,12 @@ def test_digitised_curve_path_end_to_end(tmp_path, compiled_summary):
     _, curve, at_risk = digitise(time, event, [0, 24, 48, 72, 96])
     curve.to_csv(tmp_path / "curve.csv", index=False)
     at_risk.to_csv(tmp_path / "atrisk.csv", index=False)
-    src = (
-        Path(load_trial().path)
-        .read_text()
-        .replace(
-            'association_with_prior_response = { value = "no association of PFS with tumor '
-            'shrinkage or response to prior therapy", source = "abstract (no numbers given)" }',
-            'digitised_curve = { curve = "curve.csv", at_risk = "atrisk.csv", '
-            'source = "lifelines larynx data read off at 3 decimals, test only" }',
-        )
-        .replace("sweep = [40, 44, 48]", "sweep = [48]")
-        .replace("sweep = [[0.0, 0.0], [0.0, 0.2], [0.2, 0.4]]", "sweep = [[0.0, 0.2]]")
-        .replace('sweep = ["plain", "log", "log-log"]', 'sweep = ["log"]')
+    trial = _seed_trial_with_pfs_data(
+        tmp_path,
+        'digitised_curve = { curve = "curve.csv", at_risk = "atrisk.csv", '
+        'source = "lifelines larynx data read off at 3 decimals, test only" }',
     )
-    (tmp_path / "trial.toml").write_text(src)
-    res = analyse_pfs(
-        load_trial(tmp_path / "trial.toml"), seed=4, compiled={"pfs_summary": compiled_summary}
-    )
+    res = analyse_pfs(trial, seed=4, compiled={"pfs_summary": compiled_summary})
     pdata = res.results["patient_data"]
     assert pdata["patients"] == 90 and abs(pdata["events"] - 50) <= 3
     true_median = kaplan_meier(time, event).median_ci("log")[0]
