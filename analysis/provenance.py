@@ -17,29 +17,19 @@ import numpy as np
 from analysis.trial import REPO_ROOT
 
 
+def _git(*args: str) -> str:
+    """Output of a git command run in the repository (raises if git is missing or fails)."""
+    return subprocess.run(
+        ["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, check=True, timeout=10
+    ).stdout.strip()
+
+
 def git_commit(*, mark_dirty: bool = False) -> str | None:
     """``git rev-parse HEAD`` of the repository (``+dirty`` appended when ``mark_dirty`` and
     tracked files changed), or None outside a git checkout."""
     try:
-        sha = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=REPO_ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        ).stdout.strip()
-        dirty = (
-            mark_dirty
-            and subprocess.run(
-                ["git", "status", "--porcelain", "--untracked-files=no"],
-                cwd=REPO_ROOT,
-                capture_output=True,
-                text=True,
-                check=True,
-                timeout=10,
-            ).stdout.strip()
-        )
+        sha = _git("rev-parse", "HEAD")
+        dirty = mark_dirty and _git("status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.SubprocessError):
         return None
     return (sha + ("+dirty" if dirty else "")) or None

@@ -49,23 +49,24 @@ def test_schema_prints_json() -> None:
     assert result.exit_code == 0 and json.loads(result.output)["title"].startswith("Trial file")
 
 
+#: `reanalysis reconstruct table` for the published P = .03 with 22 vs 26 patients (direction next).
+TABLE_22_26 = [
+    "reconstruct",
+    "table",
+    "--p-value",
+    "0.03",
+    "--n-bev",
+    "22",
+    "--n-sun",
+    "26",
+    "--more-frequent-after",
+]
+
+
 def test_reconstruct_table_json_lists_tables_that_reproduce_the_report() -> None:
     from scipy.stats import fisher_exact
 
-    args = [
-        "reconstruct",
-        "table",
-        "--p-value",
-        "0.03",
-        "--n-bev",
-        "22",
-        "--n-sun",
-        "26",
-        "--more-frequent-after",
-        "bevacizumab",
-        "--json",
-    ]
-    result = runner.invoke(app, args)
+    result = runner.invoke(app, [*TABLE_22_26, "bevacizumab", "--json"])
     assert result.exit_code == 0, result.output
     rows = json.loads(result.output)
     assert rows, "the published report must be reproducible with 22/26"
@@ -76,19 +77,7 @@ def test_reconstruct_table_json_lists_tables_that_reproduce_the_report() -> None
 
 
 def test_reconstruct_table_rejects_bad_group_with_exit_2() -> None:
-    args = [
-        "reconstruct",
-        "table",
-        "--p-value",
-        "0.03",
-        "--n-bev",
-        "22",
-        "--n-sun",
-        "26",
-        "--more-frequent-after",
-        "placebo",
-    ]
-    result = runner.invoke(app, args)
+    result = runner.invoke(app, [*TABLE_22_26, "placebo"])
     assert result.exit_code == 2 and "error" in result.output
 
 
