@@ -36,8 +36,7 @@ from models.adverse_events import (
     build_adverse_events_model,
     coarsened_report,
     marginal_cell_log_likelihood,
-    prior_data,
-    stack_reports,
+    model_data,
 )
 from models.priors import PriorScenario, primary
 
@@ -146,9 +145,8 @@ def summarise_log_or(draws: np.ndarray, sign: int) -> dict[str, Any]:
 
 def table_weights(report: CoarsenedReport, log_or: np.ndarray, prior: PriorScenario) -> np.ndarray:
     """Posterior probability of each compatible (split, table) cell, averaged over the draws."""
-    cells = {k: v[0, : report.n_cells] for k, v in stack_reports([report]).items()}
     p = prior.parameters
-    ll = marginal_cell_log_likelihood(log_or, cells, p["baseline_mu"], p["baseline_sigma"])
+    ll = marginal_cell_log_likelihood(log_or, report.cells(), p["baseline_mu"], p["baseline_sigma"])
     ll -= ll.max(axis=1, keepdims=True)
     w = np.exp(ll)
     return (w / w.sum(axis=1, keepdims=True)).mean(axis=0)
@@ -198,14 +196,13 @@ def analyse_adverse_events(
             for k in keys
         }
         reports_by_scenario[scenario.label] = reports
-        cells = stack_reports([reports[k] for k in keys])
         # Every prior under the primary split assumption (each test); the primary prior elsewhere.
         priors = AE_PRIORS if scenario.split == first.split else {prior_main: AE_PRIORS[prior_main]}
         for prior_name, prior in priors.items():
             label = f"{scenario.label}, prior {prior_name}"
             idata, diag = fit_with_gates(
                 compiled,
-                {**cells, **prior_data(prior)},
+                model_data([reports[k] for k in keys], prior),
                 seed=derive_seed(seed, NAME, label),
                 label=label,
                 settings=settings,
@@ -222,7 +219,8 @@ def analyse_adverse_events(
                 beta = idata.posterior["log_odds_ratio"].values[:, :, j].reshape(-1)
                 summary = summarise_log_or(beta, signs[k])
                 summary["n_compatible_tables"] = reports[k].n_cells
-                summary["_weights"] = table_weights(reports[k], beta, prior)
+                if scenario == first and prior_name == prior_main:  # the table the report shows
+                    summary["_weights"] = table_weights(reports[k], beta, prior)
                 summary["_diagnostics"] = _fit_diagnostics_of(idata, k, label)
                 out[k] = summary
             fits[(scenario.label, prior_name)] = out

@@ -39,10 +39,10 @@ from analysis.tables import p_value_grid
 from models.adverse_events import (
     AE_PRIORS,
     BASELINE_NODES,
+    LOG_OR_GRID,
     build_adverse_events_model,
     coarsened_report,
-    prior_data,
-    stack_reports,
+    model_data,
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -133,7 +133,7 @@ def fit_batch(
     from analysis.diagnostics import check_diagnostics
 
     reports = [_report_cells(s, settings) for s in sims]
-    data = {**stack_reports(reports), **prior_data(AE_PRIORS[settings.prior])}
+    data = model_data(reports, AE_PRIORS[settings.prior])
     sampler = SamplerSettings(settings.draws, settings.tune, settings.chains)
     idata = compiled.fit(data, seed=seed, settings=sampler)
     diag = check_diagnostics(idata, model=compiled.name, label="sbc")
@@ -256,6 +256,7 @@ def provenance() -> dict[str, Any]:
         "model": {
             "baseline_quadrature_nodes": len(BASELINE_NODES),
             "baseline_range_sd": float(BASELINE_NODES[-1]),
+            "log_or_grid": [float(LOG_OR_GRID[0]), float(LOG_OR_GRID[-1]), LOG_OR_GRID.size],
         },
     }
 

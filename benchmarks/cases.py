@@ -11,8 +11,7 @@ from models.adverse_events import (
     AE_PRIORS,
     build_adverse_events_model,
     coarsened_report,
-    prior_data,
-    stack_reports,
+    model_data,
 )
 from models.pfs import PFS_PRIORS, build_patient_model, build_summary_model, summary_data
 from models.pfs import prior_data as pfs_prior_data
@@ -56,7 +55,7 @@ def extra_cases() -> list:
         ModelCase(
             "adverse events, 3 reports, split marginalised 12..36 (Fisher)",
             lambda: build_adverse_events_model(reports, prior=ae_prior, names=list(events)),
-            {**stack_reports(reports), **prior_data(ae_prior)},
+            model_data(reports, ae_prior),
         ),
     ]
 

@@ -13,7 +13,13 @@ from analysis.endpoint import COMPARISON_COLUMNS, SENSITIVITY_COLUMNS
 from analysis.fitting import SamplerSettings
 from analysis.tables import compatible_tables
 from analysis.trial import load_trial
-from models.adverse_events import AE_PRIORS, prior_data, report_from_published, stack_reports
+from models.adverse_events import (
+    AE_PRIORS,
+    build_adverse_events_model,
+    model_data,
+    report_from_published,
+    report_log_likelihood,
+)
 
 
 @pytest.fixture(scope="session")
@@ -43,8 +49,7 @@ def test_baseline_quadrature_matches_adaptive_integration(key):
     event = load_trial().trial.adverse_events.by_prior_therapy[key]
     sign = 1 if event.more_frequent_after.value == "bevacizumab" else -1
     report = report_from_published(event.p_value.value, sign, [(n, 48 - n) for n in range(12, 37)])
-    cells = stack_reports([report])
-    one = {k: v[0, : report.n_cells] for k, v in cells.items()}
+    one = report.cells()
     prior = AE_PRIORS["weakly_informative"].parameters
     mu, sigma = prior["baseline_mu"], prior["baseline_sigma"]
     log_or = np.array([-2.0, 0.0, 1.0, 2.5])
@@ -68,6 +73,49 @@ def test_baseline_quadrature_matches_adaptive_integration(key):
             assert grid[i, j] == pytest.approx(expected, abs=1e-4), (key, j, b)
 
 
+def _seed_reports() -> list:
+    trial = load_trial().trial
+    out = []
+    for event in trial.adverse_events.by_prior_therapy.values():
+        sign = 1 if event.more_frequent_after.value == "bevacizumab" else -1
+        splits = [(n, 48 - n) for n in range(12, 37)]
+        out.append(report_from_published(event.p_value.value, sign, splits))
+    return out
+
+
+def test_tabulated_slope_is_the_derivative_of_the_value():
+    """The table's exact derivative equals a central difference of the directly computed value."""
+    prior = AE_PRIORS["weakly_informative"].parameters
+    mu, sigma = prior["baseline_mu"], prior["baseline_sigma"]
+    x = np.linspace(-6.0, 6.0, 25)
+    for report in _seed_reports():
+        _, slope = report_log_likelihood(report, mu, sigma, x)
+        up, _ = report_log_likelihood(report, mu, sigma, x + 1e-5)
+        down, _ = report_log_likelihood(report, mu, sigma, x - 1e-5)
+        np.testing.assert_allclose(slope, (up - down) / 2e-5, rtol=1e-6, atol=1e-6)
+
+
+def test_model_log_density_matches_direct_evaluation():
+    """The compiled model's log density (table + cubic Hermite) equals prior + the directly
+    evaluated report likelihood at random log ORs, inside the grid to 1e-6 and beyond it (linear
+    continuation) to 1e-3; a wrong table row, knot or coefficient misses by far more."""
+    reports = _seed_reports()
+    prior = AE_PRIORS["weakly_informative"]
+    p = prior.parameters
+    model = build_adverse_events_model(reports, prior=prior)
+    logp = model.compile_logp(jacobian=False)
+    rng = np.random.default_rng(5)
+    for beta in [*rng.uniform(-11.9, 11.9, size=(40, 3)), np.array([-13.0, 12.5, 15.0])]:
+        got = logp({"log_odds_ratio": beta})
+        direct = [
+            report_log_likelihood(r, p["baseline_mu"], p["baseline_sigma"], b)[0][0]
+            for r, b in zip(reports, beta, strict=True)
+        ]
+        expected = stats.norm.logpdf(beta, p["log_or_mu"], p["log_or_sigma"]).sum() + sum(direct)
+        tol = 1e-6 if np.all(np.abs(beta) <= 12) else 1e-3
+        assert got == pytest.approx(expected, abs=tol), beta
+
+
 def _single_table_report():
     """A report (P to 3 decimals, fixed split) that exactly one table reproduces."""
     for n in range(6, 12):
@@ -83,7 +131,7 @@ def test_single_table_posterior_matches_quadrature(compiled):
     report = report_from_published(p, 1, [(n1, n2)], decimals=3)
     assert report.n_cells == 1
     prior = AE_PRIORS["weakly_informative"].parameters
-    data = {**stack_reports([report] * 3), **prior_data(AE_PRIORS["weakly_informative"])}
+    data = model_data([report] * 3, AE_PRIORS["weakly_informative"])
     idata = compiled.fit(data, seed=11)
     # Reference: the ordinary two-binomial posterior of that table on a fine 2-D grid.
     alpha = np.linspace(-9, 7, 801)[:, None]

@@ -26,12 +26,13 @@ def test_stored_sbc_is_calibrated(stored):
 
 
 def test_stored_sbc_is_of_the_current_model(stored):
-    """The stored study used this model's quadrature, and its fits passed their gates (a study
-    of an older model, or of fits that failed the gates, must be rerun)."""
-    from models.adverse_events import BASELINE_NODES
+    """The stored study used this model's quadrature and likelihood table, and its fits passed
+    their gates (a study of an older model, or of fits that failed the gates, must be rerun)."""
+    from models.adverse_events import BASELINE_NODES, LOG_OR_GRID
 
     model = stored["provenance"].get("model", {})
     assert model.get("baseline_quadrature_nodes") == len(BASELINE_NODES)
+    assert model.get("log_or_grid") == [LOG_OR_GRID[0], LOG_OR_GRID[-1], LOG_OR_GRID.size]
     assert stored["summary"]["fits_failing_gates"] <= 0.05 * stored["summary"]["replicates"]
 
 
