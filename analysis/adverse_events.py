@@ -144,12 +144,18 @@ def summarise_log_or(draws: np.ndarray, sign: int) -> dict[str, Any]:
 
 
 def table_weights(report: CoarsenedReport, log_or: np.ndarray, prior: PriorScenario) -> np.ndarray:
-    """Posterior probability of each compatible (split, table) cell, averaged over the draws."""
+    """Posterior probability of each compatible (split, table) cell, averaged over the draws
+    (in chunks of 500 draws: a draw x cell x node array of every draw would take 200 MB)."""
     p = prior.parameters
-    ll = marginal_cell_log_likelihood(log_or, report.cells(), p["baseline_mu"], p["baseline_sigma"])
-    ll -= ll.max(axis=1, keepdims=True)
-    w = np.exp(ll)
-    return (w / w.sum(axis=1, keepdims=True)).mean(axis=0)
+    total = np.zeros(report.n_cells)
+    for start in range(0, log_or.size, 500):
+        chunk = log_or[start : start + 500]
+        ll = marginal_cell_log_likelihood(
+            chunk, report.cells(), p["baseline_mu"], p["baseline_sigma"]
+        )
+        w = np.exp(ll - ll.max(axis=1, keepdims=True))
+        total += (w / w.sum(axis=1, keepdims=True)).sum(axis=0)
+    return total / log_or.size
 
 
 def _fit_diagnostics_of(idata: az.InferenceData, key: str, label: str) -> FitDiagnostics:

@@ -90,6 +90,14 @@ def run(
             "seed trial only).",
         ),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Processes the endpoints run in (default: one per endpoint, up to the number "
+            "of cores; 1 runs them one after another in this process). Same numbers either way.",
+        ),
+    ] = None,
 ) -> None:
     """Run the full reanalysis and write results.json, report.md, report.html, tables (CSV),
     posteriors (netCDF) and figures (PNG) into --out."""
@@ -110,6 +118,7 @@ def run(
         allow_failed_diagnostics=allow_failed_diagnostics,
         figures_dir=REPO_ROOT / "figures" if refresh_figures else None,
         endpoints=tuple(endpoint) if endpoint else None,
+        workers=workers,
     )
     with Progress(
         SpinnerColumn(),

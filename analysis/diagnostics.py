@@ -9,14 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import arviz as az
 import numpy as np
 import pandas as pd
 
 from analysis.errors import DiagnosticsError
-from analysis.fitting import CompiledModel, SamplerSettings
+
+if TYPE_CHECKING:  # the sampler stack is imported where fits run, not where results are read
+    from analysis.fitting import CompiledModel, SamplerSettings
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,8 @@ def fit_with_gates(
         DiagnosticsError: the retry failed too and ``allow_failed`` is False; the message names the
             model, the fit, each failing parameter and its remedy.
     """
+    from analysis.fitting import SamplerSettings
+
     settings = settings or SamplerSettings()
     idata = compiled.fit(data, seed=seed, settings=settings)
     diagnostics = check_diagnostics(idata, model=compiled.name, label=label, gates=gates)

@@ -67,6 +67,8 @@ class EndpointResult:
         primary_posterior: key in ``posteriors`` of the primary analysis (its trace and rank
             plots go to the report's appendix).
         csv_only: stems of ``tables`` too long for the report (written as CSV only).
+        followup: the follow-up priors derived from ``primary_draws`` (set by the run, in the
+            process that analysed the endpoint), keyed like results.json's ``followup_priors``.
     """
 
     name: str
@@ -83,6 +85,7 @@ class EndpointResult:
     primary_draws: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     primary_posterior: str | None = None
     csv_only: frozenset[str] = frozenset()
+    followup: dict[str, list[dict[str, Any]]] | None = None
 
 
 def comparison_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:

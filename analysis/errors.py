@@ -22,6 +22,10 @@ class InputError(ReanalysisError):
         self.problem = problem
         super().__init__(f"{self.source}: field '{field}': {problem}")
 
+    def __reduce__(self) -> tuple:
+        """Pickle with the constructor's arguments (errors cross from worker processes)."""
+        return (type(self), (self.source, self.field, self.problem))
+
 
 class DiagnosticsError(ReanalysisError):
     """An MCMC fit failed its gates even after the retry (exit code 3)."""

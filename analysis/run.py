@@ -2,9 +2,14 @@
 test both call.
 
 Flow: load and validate the trial file -> each endpoint's analysis (reconstruction, models,
-diagnostic gates, comparison, sensitivity) -> follow-up priors -> results.json, tables, posteriors,
-figures and the report, written into a temporary folder beside the output folder and moved into
-place only when everything succeeded (a failure leaves the previous output untouched).
+diagnostic gates, comparison, sensitivity), which also writes its posteriors and figures ->
+follow-up priors -> results.json, tables and the report. Everything is written into a temporary
+folder beside the output folder and moved into place only when everything succeeded (a failure
+leaves the previous output untouched).
+
+The endpoints are independent, so they run in parallel worker processes (spawned, one per endpoint
+up to the number of cores; ``workers=1`` runs them here). Every fit's seed derives from the run
+seed and the fit's label, so the numbers do not depend on where an endpoint ran.
 """
 
 from __future__ import annotations
@@ -15,18 +20,22 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from importlib import metadata
+from multiprocessing import get_context
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
-from matplotlib.figure import Figure
+from typing import TYPE_CHECKING, Any
 
 from analysis.constants import DEFAULT_SEED, INTERVAL_LEVEL, RESULTS_SCHEMA_VERSION
-from analysis.endpoint import EndpointResult
 from analysis.provenance import git_commit, jsonable
 from analysis.trial import LoadedTrial, load_trial
+
+if TYPE_CHECKING:  # kept out of start-up: the worker processes import the heavy stack
+    import pandas as pd
+    from matplotlib.figure import Figure
+
+    from analysis.endpoint import EndpointResult
 
 #: Endpoint name -> (module, function, trial section that enables it). Imported lazily.
 ENDPOINTS: dict[str, tuple[str, str, str]] = {
@@ -38,6 +47,9 @@ ENDPOINTS: dict[str, tuple[str, str, str]] = {
     "pfs": ("analysis.pfs", "analyse_pfs", "pfs"),
     "adverse_events": ("analysis.adverse_events", "analyse_adverse_events", "adverse_events"),
 }
+
+#: Rough share of the run's time per endpoint, to start the longest first in the worker pool.
+COST_RANK = {"pfs": 3, "adverse_events": 2, "burden_reduction": 1}
 
 VERSIONED_PACKAGES = (
     "pymc",
@@ -62,6 +74,7 @@ class RunConfig:
     allow_failed_diagnostics: bool = False
     figures_dir: Path | None = None
     endpoints: tuple[str, ...] | None = None
+    workers: int | None = None  # processes for the endpoints; None: one per endpoint, <= cores
 
 
 @dataclass
@@ -122,109 +135,169 @@ def run_analysis(
     """
     loaded = load_trial(config.trial_path)
     names = selected_endpoints(loaded, config.endpoints)
-    steps = [*names, "follow-up priors", "writing outputs"]
+    n_steps = len(names) + 2
     tell = progress or (lambda *_: None)
 
-    endpoints: list[EndpointResult] = []
-    for i, name in enumerate(names):
-        tell(f"analysing {name.replace('_', ' ')}", i, len(steps))
-        module, function, _ = ENDPOINTS[name]
-        analyse = getattr(importlib.import_module(module), function)
-        endpoints.append(
-            analyse(loaded, seed=config.seed, allow_failed=config.allow_failed_diagnostics)
-        )
-
-    tell("deriving follow-up priors", len(names), len(steps))
-    followup = _followup_priors(endpoints)
-
-    results: dict[str, Any] = {"schema_version": RESULTS_SCHEMA_VERSION}
-    results["trial"] = {
-        "id": loaded.trial.trial.id,
-        "title": loaded.trial.trial.title,
-        "doi": loaded.trial.trial.doi,
-        "registry": loaded.trial.trial.registry,
-    }
-    results["provenance"] = provenance(loaded, config.seed)
-    for e in endpoints:
-        results[e.name] = e.results
-    if followup is not None:
-        results["followup_priors"] = followup
-    results["diagnostics_passed"] = all(d.passed for e in endpoints for d in e.diagnostics)
-
-    tell("writing outputs", len(steps) - 1, len(steps))
-    output = RunOutput(results=results, endpoints=endpoints, out_dir=Path(config.out_dir))
-    if followup and "burden_reduction" in followup:
-        from analysis.planning import planning_overview
-
-        design = loaded.trial.design
-        table, figure = planning_overview(
-            followup["burden_reduction"], design.p0.value, design.p1.value
-        )
-        output.planning_table, output.planning_figure = table, figure
-        results["followup_planning"] = table.to_dict(orient="records")
-    _write_atomically(output, loaded, config)
-    tell("done", len(steps), len(steps))
-    return output
-
-
-def _followup_priors(endpoints: list[EndpointResult]) -> dict[str, Any] | None:
-    """Priors for follow-up trials from the primary posteriors (None until planning exists)."""
-    try:
-        followup = importlib.import_module("analysis.followup")
-    except ModuleNotFoundError:
-        return None
-    draws = {key: d for e in endpoints for key, d in e.primary_draws.items()}
-    return followup.followup_priors(draws) if draws else None
-
-
-def _write_atomically(output: RunOutput, loaded: LoadedTrial, config: RunConfig) -> None:
-    out = output.out_dir.resolve()
+    out = Path(config.out_dir).resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     try:
-        files = _write_all(tmp, output, loaded, config)
-        backup = None
-        if out.exists():
-            backup = out.with_name(f".{out.name}-old-{os.getpid()}")
-            out.rename(backup)
-        tmp.rename(out)
-        if backup is not None:
-            shutil.rmtree(backup)
+        for folder in ("tables", "posteriors", "figures"):
+            (tmp / folder).mkdir()
+        endpoints = _analyse_endpoints(names, loaded, config, tmp, tell)
+
+        tell("collecting results", len(names), n_steps)
+        followup = {k: v for e in endpoints for k, v in (e.followup or {}).items()} or None
+        results: dict[str, Any] = {"schema_version": RESULTS_SCHEMA_VERSION}
+        results["trial"] = {
+            "id": loaded.trial.trial.id,
+            "title": loaded.trial.trial.title,
+            "doi": loaded.trial.trial.doi,
+            "registry": loaded.trial.trial.registry,
+        }
+        results["provenance"] = provenance(loaded, config.seed)
+        for e in endpoints:
+            results[e.name] = e.results
+        if followup is not None:
+            results["followup_priors"] = followup
+        results["diagnostics_passed"] = all(d.passed for e in endpoints for d in e.diagnostics)
+
+        tell("writing outputs", n_steps - 1, n_steps)
+        output = RunOutput(results=results, endpoints=endpoints, out_dir=out)
+        if followup and "burden_reduction" in followup:
+            from analysis.planning import planning_overview
+
+            design = loaded.trial.design
+            table, figure = planning_overview(
+                followup["burden_reduction"], design.p0.value, design.p1.value
+            )
+            output.planning_table, output.planning_figure = table, figure
+            results["followup_planning"] = table.to_dict(orient="records")
+        _write_run_files(tmp, output, loaded, config)
+        output.files = sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file())
+        _move_into_place(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    output.files = files
     if config.figures_dir is not None:
-        figures = Path(config.figures_dir)
-        figures.mkdir(parents=True, exist_ok=True)
-        for png in sorted((out / "figures").glob("*.png")):
-            staged = figures / f".{png.name}.tmp"
-            shutil.copyfile(png, staged)
-            staged.replace(figures / png.name)
+        _copy_figures(out / "figures", Path(config.figures_dir))
+    tell("done", n_steps, n_steps)
+    return output
 
 
-def _write_all(tmp: Path, output: RunOutput, loaded: LoadedTrial, config: RunConfig) -> list[str]:
-    """Write every output into ``tmp``; returns the files written (relative paths)."""
+def analyse_endpoint(
+    name: str, loaded: LoadedTrial, seed: int, allow_failed: bool, out: Path
+) -> EndpointResult:
+    """Analyse one endpoint and write its posteriors (netCDF) and figures (PNG) into ``out``."""
+    module, function, _ = ENDPOINTS[name]
+    return _analyse_and_write(module, function, loaded, seed, allow_failed, out)
+
+
+def _analyse_and_write(
+    module: str, function: str, loaded: LoadedTrial, seed: int, allow_failed: bool, out: Path
+) -> EndpointResult:
+    """What a worker process runs: import the analysis by name, run it, derive its follow-up
+    priors, write its files."""
+    analyse = getattr(importlib.import_module(module), function)
+    result = analyse(loaded, seed=seed, allow_failed=allow_failed)
+    if result.primary_draws:
+        from analysis.followup import followup_priors
+
+        result.followup = followup_priors(result.primary_draws)
+    _write_endpoint_files(Path(out), result)
+    return result
+
+
+def _analyse_endpoints(
+    names: list[str],
+    loaded: LoadedTrial,
+    config: RunConfig,
+    tmp: Path,
+    tell: Callable[[str, int, int], None],
+) -> list[EndpointResult]:
+    """Every endpoint's result, in report order: here, or in worker processes."""
+    n_steps = len(names) + 2
+    workers = config.workers or min(len(names), os.cpu_count() or 1)
+    args = (loaded, config.seed, config.allow_failed_diagnostics, tmp)
+    if workers <= 1 or len(names) <= 1:
+        done = []
+        for i, name in enumerate(names):
+            tell(f"analysing {name.replace('_', ' ')}", i, n_steps)
+            done.append(analyse_endpoint(name, *args))
+        return done
+    label = ", ".join(n.replace("_", " ") for n in names)
+    tell(f"analysing {label} ({workers} processes)", 0, n_steps)
+    pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"))
+    try:
+        order = sorted(names, key=lambda n: -COST_RANK.get(n, 0))
+        futures: dict[Future, str] = {
+            pool.submit(_analyse_and_write, *ENDPOINTS[name][:2], *args): name for name in order
+        }
+        results: dict[str, EndpointResult] = {}
+        pending = set(futures)
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                results[futures[future]] = future.result()  # re-raises a worker's error
+            left = [n.replace("_", " ") for n in names if n not in results]
+            what = f"analysing {', '.join(left)}" if left else "endpoints analysed"
+            tell(what, len(results), n_steps)
+    except BaseException:
+        # Do not wait for the other endpoints: stop their processes (CPython keeps them in
+        # ``_processes``; without it, shutdown below waits for the running tasks to finish).
+        for process in list(getattr(pool, "_processes", {}).values()):
+            process.terminate()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return [results[n] for n in names]
+
+
+def _move_into_place(tmp: Path, out: Path) -> None:
+    """Replace ``out`` by the finished ``tmp`` (a rename; the old output is removed after)."""
+    backup = None
+    if out.exists():
+        backup = out.with_name(f".{out.name}-old-{os.getpid()}")
+        out.rename(backup)
+    tmp.rename(out)
+    if backup is not None:
+        shutil.rmtree(backup)
+
+
+def _copy_figures(source: Path, figures: Path) -> None:
+    """Copy every PNG of a finished run into ``figures`` (each file replaced atomically)."""
+    figures.mkdir(parents=True, exist_ok=True)
+    for png in sorted(source.glob("*.png")):
+        staged = figures / f".{png.name}.tmp"
+        shutil.copyfile(png, staged)
+        staged.replace(figures / png.name)
+
+
+def _write_endpoint_files(tmp: Path, e: EndpointResult) -> None:
+    """An endpoint's posteriors (netCDF) and figures (PNG, with the trace/rank appendix)."""
     from analysis import plots, report  # heavy (jinja2, matplotlib): imported when writing
 
-    (tmp / "tables").mkdir()
-    (tmp / "posteriors").mkdir()
-    (tmp / "figures").mkdir()
+    for stem, idata in e.posteriors.items():  # netCDF4 writes twice as fast as h5netcdf here
+        idata.to_netcdf(str(tmp / "posteriors" / f"{stem}.nc"), engine="netcdf4")
+    for stem, fig in e.figures.items():
+        report.save_figure(fig, tmp / "figures" / f"{stem}.png")
+    if e.primary_posterior is not None:
+        fig = plots.plot_trace_rank(
+            e.posteriors[e.primary_posterior], title=f"{e.title}: primary fit"
+        )
+        report.save_figure(fig, tmp / "figures" / f"appendix_{e.name}_trace_rank.png")
+
+
+def _write_run_files(tmp: Path, output: RunOutput, loaded: LoadedTrial, config: RunConfig) -> None:
+    """Everything but the endpoints' own files: results.json, tables, follow-up, report."""
+    from analysis import report
+
     (tmp / "results.json").write_text(dumps_results(output.results))
     for e in output.endpoints:
         e.comparison.to_csv(tmp / "tables" / f"{e.name}_comparison.csv", index=False)
         e.sensitivity.to_csv(tmp / "tables" / f"{e.name}_sensitivity.csv", index=False)
         for stem, table in e.tables.items():
             table.to_csv(tmp / "tables" / f"{stem}.csv", index=False)
-        for stem, idata in e.posteriors.items():
-            idata.to_netcdf(str(tmp / "posteriors" / f"{stem}.nc"))
-        for stem, fig in e.figures.items():
-            report.save_figure(fig, tmp / "figures" / f"{stem}.png")
-        if e.primary_posterior is not None:
-            fig = plots.plot_trace_rank(
-                e.posteriors[e.primary_posterior], title=f"{e.title}: primary fit"
-            )
-            report.save_figure(fig, tmp / "figures" / f"appendix_{e.name}_trace_rank.png")
     if output.results.get("followup_priors"):
         from analysis.followup import write_followup_priors
 
@@ -233,4 +306,3 @@ def _write_all(tmp: Path, output: RunOutput, loaded: LoadedTrial, config: RunCon
         output.planning_table.to_csv(tmp / "tables" / "followup_planning.csv", index=False)
         report.save_figure(output.planning_figure, tmp / "figures" / "followup_oc_curves.png")
     report.write_reports(tmp, output, loaded, config)
-    return sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file())

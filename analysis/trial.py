@@ -175,6 +175,16 @@ class LoadedTrial(Strict):
     sha256: str
     trial: Trial
 
+    def __reduce__(self) -> tuple:
+        """Pickle as plain data, validated again on load (worker processes receive trials;
+        pydantic's parametrised ``Reported[...]`` classes cannot be pickled by reference)."""
+        dump = self.trial.model_dump(mode="json", by_alias=True)
+        return (_loaded_from_dump, (self.path, self.sha256, dump))
+
+
+def _loaded_from_dump(path: str, sha256: str, dump: dict[str, Any]) -> LoadedTrial:
+    return LoadedTrial(path=path, sha256=sha256, trial=Trial.model_validate(dump))
+
 
 def _field_path(loc: tuple[Any, ...]) -> str:
     """Dotted field path of a pydantic error location, without union-member tags."""

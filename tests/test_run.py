@@ -7,6 +7,7 @@ import json
 import re
 from pathlib import Path
 
+import arviz as az
 import pytest
 
 from analysis.run import RunConfig, run_analysis
@@ -87,6 +88,67 @@ def test_failed_run_leaves_previous_output_untouched(primary_run: Path, tmp_path
         run_analysis(RunConfig(trial_path=bad, out_dir=out, endpoints=PRIMARY_ONLY))
     assert [p.name for p in out.iterdir()] == ["old.txt"]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "temporary left"
+
+
+TWO_ENDPOINTS = ("burden_reduction", "adverse_events")
+
+
+def test_worker_processes_give_the_same_outputs(tmp_path: Path) -> None:
+    """Endpoints in two spawned worker processes give a byte-identical results.json and figures
+    to a run of the same seed in this process, and the same set of files."""
+    here, there = tmp_path / "here", tmp_path / "there"
+    run_analysis(RunConfig(out_dir=here, seed=13, endpoints=TWO_ENDPOINTS, workers=1))
+    run_analysis(RunConfig(out_dir=there, seed=13, endpoints=TWO_ENDPOINTS, workers=2))
+    files = sorted(p.relative_to(here) for p in here.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(there) for p in there.rglob("*") if p.is_file())
+    assert (here / "results.json").read_bytes() == (there / "results.json").read_bytes()
+    pngs = [f for f in files if f.suffix == ".png"]
+    assert len(pngs) >= 6
+    for f in pngs:
+        assert (here / f).read_bytes() == (there / f).read_bytes(), f
+    posteriors = [f for f in files if f.suffix == ".nc"]
+    assert len(posteriors) == 8 + 8  # 4 priors x 2 candidates; 8 adverse-event scenarios
+    for f in posteriors[::5]:  # read back with ArviZ's default reader
+        a, b = az.from_netcdf(here / f), az.from_netcdf(there / f)
+        for group in ("posterior", "sample_stats", "constant_data"):
+            assert a[group].equals(b[group]), (f, group)  # values; attrs hold the write time
+        assert a.posterior.sizes["draw"] == 1000
+
+
+def test_error_in_a_worker_stops_the_run_and_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker's DiagnosticsError reaches the caller as itself; the other worker is stopped and
+    the previous output stays as it was."""
+    import analysis.run
+    from analysis.errors import DiagnosticsError
+
+    endpoints = {**analysis.run.ENDPOINTS}
+    endpoints["failing"] = ("tests.failing_endpoint", "analyse", "burden_reduction")
+    monkeypatch.setattr(analysis.run, "ENDPOINTS", endpoints)
+    out = tmp_path / "keep"
+    out.mkdir()
+    (out / "old.txt").write_text("previous run")
+    config = RunConfig(out_dir=out, endpoints=("burden_reduction", "failing"), workers=2)
+    with pytest.raises(DiagnosticsError, match=r"R-hat 1\.5"):
+        run_analysis(config)
+    assert [p.name for p in out.iterdir()] == ["old.txt"]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "temporary left"
+
+
+def test_input_error_survives_pickling() -> None:
+    """InputError crosses process boundaries with its file, field and problem."""
+    import pickle
+
+    from analysis.errors import InputError
+
+    error = pickle.loads(pickle.dumps(InputError("trial.toml", "enrolled", "must be positive")))
+    assert (error.source, error.field, error.problem) == (
+        "trial.toml",
+        "enrolled",
+        "must be positive",
+    )
+    assert str(error) == "trial.toml: field 'enrolled': must be positive"
 
 
 def test_committed_figures_are_all_described() -> None:

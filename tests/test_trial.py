@@ -156,3 +156,13 @@ def test_missing_file_is_exit_2(tmp_path) -> None:
 def test_validate_accepts_the_seed_trial() -> None:
     result = CliRunner().invoke(app, ["validate", str(DEFAULT_TRIAL)])
     assert result.exit_code == 0 and "valid" in result.output
+
+
+def test_loaded_trial_survives_pickling():
+    """Worker processes receive the validated trial: a pickle round trip gives an equal trial."""
+    import pickle
+
+    loaded = load_trial()
+    again = pickle.loads(pickle.dumps(loaded))
+    assert again == loaded
+    assert again.trial.enrolled.value == 48 and again.sha256 == loaded.sha256
