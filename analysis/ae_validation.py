@@ -210,8 +210,6 @@ def run_sbc(
     root = np.random.SeedSequence(seed)
     data_seed, *fit_seeds = root.spawn(n_batches + 1)
     sims = simulate_reports(np.random.default_rng(data_seed), n_batches * settings.batch, settings)
-    # Batch reports of similar size together: a batch is padded to its largest report.
-    sims.sort(key=lambda s: _report_cells(s, settings).n_cells)
     jobs = [
         (int(ss.generate_state(1)[0]), sims[i * settings.batch : (i + 1) * settings.batch])
         for i, ss in enumerate(fit_seeds)
