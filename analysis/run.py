@@ -244,12 +244,13 @@ def _analyse_endpoints(
             tell(what, len(results), n_steps)
     except BaseException:
         # Do not wait for the other endpoints: stop their processes (CPython keeps them in
-        # ``_processes``; without it, shutdown below waits for the running tasks to finish).
+        # ``_processes``; without it, shutdown waits for the running tasks to finish).
         for process in list(getattr(pool, "_processes", {}).values()):
             process.terminate()
-        raise
-    finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    # Every task is done; the workers' own exit (about a second) overlaps the writing below.
+    pool.shutdown(wait=False)
     return [results[n] for n in names]
 
 

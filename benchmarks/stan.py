@@ -276,8 +276,13 @@ def _short(case: Case) -> str:
     return case.stan_file.removesuffix(".stan")
 
 
-def stan_section() -> list[str]:
-    """Markdown lines of the rstan comparison (a one-line note when R/rstan is unavailable)."""
+def stan_section(facts: dict[str, float] | None = None) -> list[str]:
+    """Markdown lines of the rstan comparison (a one-line note when R/rstan is unavailable).
+
+    ``facts`` receives ``stan_total_s`` (rstan compile + sampling of every model) and
+    ``esss_ratio_min`` (smallest nutpie / rstan ESS-per-second ratio) for the targets table.
+    """
+    facts = facts if facts is not None else {}
     reason = rstan_missing()
     if reason is not None:
         return [f"_Skipped: {reason}; the rstan comparison needs R with rstan and jsonlite._"]
@@ -318,12 +323,14 @@ def stan_section() -> list[str]:
         "|---|---|---|---|---|---|---|---|",
     ]
     totals = {"stan_compile": 0.0, "stan_sample": 0.0, "stan_process": 0.0, "nut_total": 0.0}
+    esss_ratios = []
     all_pass = True
     for case, stan, ours in results:
         ess_s = min_ess(stan["idata"], case.params)
         ess_n = min_ess(ours["idata"], case.params)
         esss_s = ess_s / stan["sample_s"]
         esss_n = ess_n / ours["sample_s"]
+        esss_ratios.append(esss_n / esss_s)
         short = _short(case)
         lines.append(
             f"| {case.name} | rstan | {stan['compile_s']:.1f} | {stan['sample_s']:.2f} "
@@ -355,6 +362,8 @@ def stan_section() -> list[str]:
         totals["stan_process"] += stan["process_s"]
         totals["nut_total"] += wall_ours
     stan_total = totals["stan_compile"] + totals["stan_sample"]
+    facts["stan_total_s"] = stan_total
+    facts["esss_ratio_min"] = min(esss_ratios)
     lines += [
         "",
         "Ratios (compile included: rstan compile + sampling against nutpie compile + first fit; "
