@@ -12,7 +12,7 @@ coordinates of one model. Batches run in parallel processes, each compiling the 
 
 Long run (writes ``data/validation/ae_sbc.json`` with provenance)::
 
-    python -m analysis.ae_validation [--sims 400] [--batch 8] [--processes 2] [--seed N]
+    python -m analysis.ae_validation [--sims 1000] [--batch 8] [--processes 2] [--seed N]
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ RANK_BINS = 10
 class SbcSettings:
     """What one SBC run simulates and how it fits."""
 
-    sims: int = 400
+    sims: int = 1000
     batch: int = 8
     total: int = 48
     split_range: tuple[int, int] = (12, 36)

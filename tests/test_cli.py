@@ -44,6 +44,12 @@ def test_unknown_endpoint_is_exit_2(tmp_path) -> None:
     assert not (tmp_path / "o").exists()
 
 
+def test_zero_workers_is_exit_2(tmp_path) -> None:
+    result = runner.invoke(app, ["run", "--workers", "0", "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "--workers" in result.output
+    assert not (tmp_path / "o").exists()
+
+
 def test_schema_prints_json() -> None:
     result = runner.invoke(app, ["schema"])
     assert result.exit_code == 0 and json.loads(result.output)["title"].startswith("Trial file")
