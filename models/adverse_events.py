@@ -89,8 +89,7 @@ BASELINE_LOG_WEIGHTS = -0.5 * BASELINE_NODES**2 - np.log(np.sum(np.exp(-0.5 * BA
 #: Log odds ratios at which the marginal log-likelihood of a report is tabulated (step 0.05).
 LOG_OR_GRID = np.linspace(-12.0, 12.0, 481)
 
-#: pm.Data names of the model: the tabulated likelihood ((n_events, grid) arrays) and the prior.
-TABLE_FIELDS = ("loglik_value", "loglik_slope")
+#: pm.Data names of the log OR prior (the tabulated likelihood is ``loglik_value``/``_slope``).
 PRIOR_FIELDS = ("log_or_mu", "log_or_sigma")
 
 
