@@ -125,6 +125,10 @@ def run_analysis(
 ) -> RunOutput:
     """Run the whole reanalysis and write its outputs atomically into ``config.out_dir``.
 
+    With more than one endpoint and core, the endpoints run in spawned worker processes, which
+    re-import the caller's main module: call this under ``if __name__ == "__main__":`` in a
+    script, or set ``config.workers = 1``.
+
     Args:
         config: what to run and where to write.
         progress: called as ``progress(step_description, step_index, n_steps)``.
