@@ -79,7 +79,11 @@ class RunConfig:
 
 @dataclass
 class RunOutput:
-    """What a run produced (also written to disk)."""
+    """What a run produced (also written to disk).
+
+    ``endpoints`` hold each endpoint's results, tables, figures and diagnostics; their posteriors
+    are on disk only (``posteriors/*.nc``), so that workers send back little.
+    """
 
     results: dict[str, Any]
     endpoints: list[EndpointResult]
@@ -209,6 +213,7 @@ def _analyse_and_write(
 
         result.followup = followup_priors(result.primary_draws)
     _write_endpoint_files(Path(out), result)
+    result.posteriors = {}  # written; a worker's reply stays small (quick to send, see below)
     return result
 
 
@@ -221,7 +226,7 @@ def _analyse_endpoints(
 ) -> list[EndpointResult]:
     """Every endpoint's result, in report order: here, or in worker processes."""
     n_steps = len(names) + 2
-    workers = config.workers or min(len(names), os.cpu_count() or 1)
+    workers = config.workers or min(len(names), len(os.sched_getaffinity(0)))
     args = (loaded, config.seed, config.allow_failed_diagnostics, tmp)
     if workers <= 1 or len(names) <= 1:
         done = []
@@ -248,7 +253,9 @@ def _analyse_endpoints(
             tell(what, len(results), n_steps)
     except BaseException:
         # Do not wait for the other endpoints: stop their processes (CPython keeps them in
-        # ``_processes``; without it, shutdown waits for the running tasks to finish).
+        # ``_processes``; without it, shutdown waits for the running tasks to finish). A worker
+        # killed while sending its reply could leave the pool waiting for the rest of it; replies
+        # are small (no posteriors), which keeps that window to a fraction of a millisecond.
         for process in list(getattr(pool, "_processes", {}).values()):
             process.terminate()
         pool.shutdown(wait=True, cancel_futures=True)

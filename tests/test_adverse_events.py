@@ -15,6 +15,7 @@ from analysis.tables import compatible_tables
 from analysis.trial import load_trial
 from models.adverse_events import (
     AE_PRIORS,
+    LOG_OR_GRID,
     build_adverse_events_model,
     model_data,
     report_from_published,
@@ -114,6 +115,27 @@ def test_model_log_density_matches_direct_evaluation():
         expected = stats.norm.logpdf(beta, p["log_or_mu"], p["log_or_sigma"]).sum() + sum(direct)
         tol = 1e-6 if np.all(np.abs(beta) <= 12) else 1e-3
         assert got == pytest.approx(expected, abs=tol), beta
+
+
+def test_model_gradient_matches_direct_derivative():
+    """The compiled model's gradient equals the prior's plus the exact likelihood slope, at grid
+    knots (where the interpolating cubics join), between them, and beyond the grid."""
+    reports = _seed_reports()
+    prior = AE_PRIORS["weakly_informative"]
+    p = prior.parameters
+    dlogp = build_adverse_events_model(reports, prior=prior).compile_dlogp(jacobian=False)
+    knots = LOG_OR_GRID[[0, 1, 240, 241, 479, 480]]
+    rng = np.random.default_rng(9)
+    points = [*np.column_stack([knots, knots[::-1], knots]), *rng.uniform(-11.9, 11.9, (20, 3))]
+    for beta in [*points, np.array([-14.0, 13.0, 20.0])]:
+        got = dlogp({"log_odds_ratio": beta})
+        slope = [
+            report_log_likelihood(r, p["baseline_mu"], p["baseline_sigma"], b)[1][0]
+            for r, b in zip(reports, beta, strict=True)
+        ]
+        expected = -(beta - p["log_or_mu"]) / p["log_or_sigma"] ** 2 + np.array(slope)
+        tol = 1e-4 if np.all(np.abs(beta) <= 12) else 1e-2
+        np.testing.assert_allclose(got, expected, rtol=0, atol=tol, err_msg=str(beta))
 
 
 def _single_table_report():

@@ -4,6 +4,7 @@ byte-identical results.json."""
 from __future__ import annotations
 
 import json
+import multiprocessing
 import re
 from pathlib import Path
 
@@ -118,20 +119,27 @@ def test_worker_processes_give_the_same_outputs(tmp_path: Path) -> None:
 def test_error_in_a_worker_stops_the_run_and_writes_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A worker's DiagnosticsError reaches the caller as itself; the other worker is stopped and
-    the previous output stays as it was."""
+    """A worker's DiagnosticsError reaches the caller as itself; the other worker is stopped
+    before it finishes (it would leave a mark after 20 s), no worker process is left and the
+    previous output stays as it was."""
     import analysis.run
     from analysis.errors import DiagnosticsError
 
     endpoints = {**analysis.run.ENDPOINTS}
     endpoints["failing"] = ("tests.failing_endpoint", "analyse", "burden_reduction")
+    endpoints["slow"] = ("tests.slow_endpoint", "analyse", "burden_reduction")
     monkeypatch.setattr(analysis.run, "ENDPOINTS", endpoints)
+    mark = tmp_path / "slow_endpoint_finished"
+    monkeypatch.setenv("REANALYSIS_TEST_MARK", str(mark))
     out = tmp_path / "keep"
     out.mkdir()
     (out / "old.txt").write_text("previous run")
-    config = RunConfig(out_dir=out, endpoints=("burden_reduction", "failing"), workers=2)
+    config = RunConfig(out_dir=out, endpoints=("slow", "failing"), workers=2)
+    before = set(multiprocessing.active_children())
     with pytest.raises(DiagnosticsError, match=r"R-hat 1\.5"):
         run_analysis(config)
+    assert not mark.exists(), "the other worker ran to its end"
+    assert not set(multiprocessing.active_children()) - before, "a worker process was left"
     assert [p.name for p in out.iterdir()] == ["old.txt"]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "temporary left"
 
