@@ -147,12 +147,11 @@ def table_weights(report: CoarsenedReport, log_or: np.ndarray, prior: PriorScena
     """Posterior probability of each compatible (split, table) cell, averaged over the draws
     (in chunks of 500 draws: a draw x cell x node array of every draw would take 200 MB)."""
     p = prior.parameters
+    cells = report.cells()
     total = np.zeros(report.n_cells)
     for start in range(0, log_or.size, 500):
         chunk = log_or[start : start + 500]
-        ll = marginal_cell_log_likelihood(
-            chunk, report.cells(), p["baseline_mu"], p["baseline_sigma"]
-        )
+        ll = marginal_cell_log_likelihood(chunk, cells, p["baseline_mu"], p["baseline_sigma"])
         w = np.exp(ll - ll.max(axis=1, keepdims=True))
         total += (w / w.sum(axis=1, keepdims=True)).sum(axis=0)
     return total / log_or.size

@@ -248,12 +248,19 @@ def weibull_mle(time: np.ndarray, event: np.ndarray) -> dict[str, float]:
 # ---------------------------------------------------------------------------------------------
 
 
+def _numeric_columns(
+    table: pd.DataFrame, source: str, columns: tuple[str, str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Two named CSV columns as floats (non-numbers become NaN for the callers' checks)."""
+    for col in columns:
+        if col not in table.columns:
+            raise InputError(source, col, f"missing column (need {','.join(columns)})")
+    a, b = (pd.to_numeric(table[c], errors="coerce").to_numpy(dtype=float) for c in columns)
+    return a, b
+
+
 def _validate_curve(curve: pd.DataFrame, source: str) -> tuple[np.ndarray, np.ndarray]:
-    for col in ("time", "survival"):
-        if col not in curve.columns:
-            raise InputError(source, col, "missing column (need time,survival)")
-    t = pd.to_numeric(curve["time"], errors="coerce").to_numpy(dtype=float)
-    s = pd.to_numeric(curve["survival"], errors="coerce").to_numpy(dtype=float)
+    t, s = _numeric_columns(curve, source, ("time", "survival"))
     if t.size < 2:
         raise InputError(source, "time", "need at least two digitised points")
     if np.any(~np.isfinite(t)):
@@ -282,11 +289,7 @@ def _validate_curve(curve: pd.DataFrame, source: str) -> tuple[np.ndarray, np.nd
 
 
 def _validate_at_risk(at_risk: pd.DataFrame, source: str) -> tuple[np.ndarray, np.ndarray]:
-    for col in ("time", "n_at_risk"):
-        if col not in at_risk.columns:
-            raise InputError(source, col, "missing column (need time,n_at_risk)")
-    t = pd.to_numeric(at_risk["time"], errors="coerce").to_numpy(dtype=float)
-    n = pd.to_numeric(at_risk["n_at_risk"], errors="coerce").to_numpy(dtype=float)
+    t, n = _numeric_columns(at_risk, source, ("time", "n_at_risk"))
     if t.size < 1 or np.any(~np.isfinite(t)):
         raise InputError(source, "time", "need at least one numeric time")
     if np.any(~np.isfinite(n)) or np.any(n < 0) or np.any(n != np.round(n)):
