@@ -9,6 +9,7 @@ its diagnostic gates exits with code 3. Heavy libraries are imported inside the 
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -17,6 +18,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from analysis.constants import DEFAULT_SEED
@@ -39,21 +41,56 @@ err = Console(stderr=True)
 out = Console()
 
 
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    """SIGTERM ends a run like Ctrl-C does: workers stopped, staging folder removed."""
+    raise SystemExit(128 + signum)
+
+
+def say_error(message: object) -> None:
+    """One error line on stderr; the message is printed literally (no rich markup in user text)."""
+    err.print("[bold red]error:[/] ", end="", highlight=False)
+    err.print(str(message), highlight=False, markup=False, soft_wrap=True)
+
+
 def handles_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn the package's errors into a one-line message and their exit code (2: bad input)."""
+    """Turn the package's errors into a one-line message and their exit code (2: bad input).
+
+    Failures of the machine rather than of the input (disk full, a read-only or unwritable folder)
+    are one line and exit code 1, not a traceback.
+    """
 
     @wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
         except ReanalysisError as exc:
-            err.print(f"[bold red]error:[/] {exc}", highlight=False)
+            say_error(exc)
             raise typer.Exit(exc.exit_code) from None
         except ValueError as exc:  # argument checks of the library functions
-            err.print(f"[bold red]error:[/] {exc}", highlight=False)
+            say_error(exc)
             raise typer.Exit(2) from None
+        except OSError as exc:
+            where = f" ({exc.filename})" if exc.filename else ""
+            say_error(f"cannot write or read a file{where}: {exc.strerror or exc}")
+            raise typer.Exit(1) from None
 
     return wrapper
+
+
+def committed_figures_dir(
+    trial_file: Path | None, seed: int, endpoints: list[str] | None, refresh: bool | None
+) -> Path | None:
+    """The repository's figures/ when this run refreshes it, else None.
+
+    By default only the default run (seed trial, default seed, every endpoint) does, so that a
+    run with another seed or trial never changes the committed figures; ``refresh`` overrides.
+    """
+    from analysis.trial import REPO_ROOT
+
+    if refresh is None:
+        refresh = trial_file is None and seed == DEFAULT_SEED and not endpoints
+    folder = REPO_ROOT / "figures"
+    return folder if refresh and folder.is_dir() else None
 
 
 @app.command()
@@ -64,7 +101,12 @@ def run(
         typer.Argument(help="Trial file (TOML, see data/README.md). Default: the seed trial."),
     ] = None,
     out_dir: Annotated[
-        Path, typer.Option("--out", help="Output folder (replaced atomically at the end).")
+        Path,
+        typer.Option(
+            "--out",
+            help="Output folder: new, empty, or one an earlier run wrote (replaced whole at the "
+            "end). A folder holding other files is refused, never emptied.",
+        ),
     ] = Path("results"),
     seed: Annotated[int, typer.Option(help="Seed of every fit; same seed, same numbers.")] = (
         DEFAULT_SEED
@@ -86,8 +128,8 @@ def run(
         bool | None,
         typer.Option(
             "--refresh-figures/--no-refresh-figures",
-            help="Also copy the figures into the repository's figures/ (default: on for the "
-            "seed trial only).",
+            help="Also copy the figures into the repository's figures/ (default: on only for "
+            "the default run: seed trial, default seed, every endpoint).",
         ),
     ] = None,
     workers: Annotated[
@@ -104,19 +146,17 @@ def run(
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from analysis.run import ENDPOINTS, RunConfig, run_analysis
-    from analysis.trial import REPO_ROOT
 
     for name in endpoint or []:
         if name not in ENDPOINTS:
             raise InputError("--endpoint", name, f"unknown endpoint; choose from {list(ENDPOINTS)}")
-    if refresh_figures is None:
-        refresh_figures = trial_file is None
+    signal.signal(signal.SIGTERM, _exit_on_signal)  # clean up (workers, staging) on SIGTERM too
     config = RunConfig(
         trial_path=trial_file,
         out_dir=out_dir,
         seed=seed,
         allow_failed_diagnostics=allow_failed_diagnostics,
-        figures_dir=REPO_ROOT / "figures" if refresh_figures else None,
+        figures_dir=committed_figures_dir(trial_file, seed, endpoint, refresh_figures),
         endpoints=tuple(endpoint) if endpoint else None,
         workers=workers,
     )
@@ -138,8 +178,8 @@ def run(
     status = "[green]all fits passed their diagnostic gates[/]"
     if not output.diagnostics_passed:
         status = "[bold red]some fits FAILED their diagnostic gates (marked in the report)[/]"
-    out.print(f"wrote {len(output.files)} files to {output.out_dir} ({status})")
-    out.print(f"open {output.out_dir / 'report.html'}")
+    out.print(f"wrote {len(output.files)} files to {escape(str(output.out_dir))} ({status})")
+    out.print(f"open {escape(str(output.out_dir / 'report.html'))}")
 
 
 @reconstruct_app.command("rate")
@@ -223,7 +263,7 @@ def reconstruct_km_command(
     from analysis.survival import reconstruct_km_files
 
     n = reconstruct_km_files(curve, at_risk, out_csv, total_events)
-    out.print(f"wrote {n} reconstructed patients to {out_csv}")
+    out.print(f"wrote {n} reconstructed patients to {escape(str(out_csv))}")
 
 
 @app.command()
@@ -282,7 +322,7 @@ def validate(trial_file: Annotated[Path, typer.Argument(help="Trial file to chec
     from analysis.trial import load_trial
 
     loaded = load_trial(trial_file)
-    out.print(f"{trial_file}: valid (schema version {loaded.trial.schema_version})")
+    out.print(f"{escape(str(trial_file))}: valid (schema version {loaded.trial.schema_version})")
 
 
 @app.command()
@@ -299,3 +339,7 @@ def schema(
         sys.stdout.write(text)
     else:
         out_file.write_text(text)
+
+
+if __name__ == "__main__":  # python -m analysis.cli
+    app()

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import base64
 import math
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import jinja2
 import pandas as pd
+from markupsafe import Markup
 from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
 from pydantic import BaseModel
@@ -199,15 +201,63 @@ def context(out: Path, output, loaded: LoadedTrial, config) -> dict[str, Any]:
     }
 
 
+_MD_ALWAYS = re.compile(r"([\\`*\[\]<>|])")
+_MD_LONE_UNDERSCORE = re.compile(r"(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])")
+
+
+def md_escape(value: Any) -> str:
+    """Text that Markdown shows literally, on one line: line breaks become spaces, and
+    backslash, backtick, asterisk, brackets, angle brackets (no raw HTML), pipe (no broken
+    table) and underscores that could start or end emphasis are backslash-escaped (CommonMark
+    allows a backslash before any ASCII punctuation). Every value in report.md passes here."""
+    text = " ".join(str(value).split())
+    text = _MD_ALWAYS.sub(r"\\\1", text)
+    return _MD_LONE_UNDERSCORE.sub(r"\\_", text)
+
+
+def md_code(value: Any) -> Markup:
+    """An inline code span holding ``value`` literally (fenced by more backticks than it has)."""
+    text = " ".join(str(value).split())
+    if not text:
+        return Markup("")
+    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return Markup(f"{fence}{pad}{text}{pad}{fence}")
+
+
+def md_row(cells: list[Any]) -> Markup:
+    """One Markdown table row, every cell escaped."""
+    return Markup("| " + " | ".join(md_escape(c) for c in cells) + " |")
+
+
+def md_table(t: dict[str, Any]) -> Markup:
+    """A Markdown table from :func:`table`'s columns and rows, every cell escaped."""
+    lines = [md_row(t["columns"]), "|" + "---|" * len(t["columns"])]
+    lines += [md_row(r) for r in t["rows"]]
+    return Markup("\n".join(lines))
+
+
+def _md_finalize(value: Any) -> Any:
+    """Every ``{{ ... }}`` of the Markdown template: escaped unless built escaped (Markup)."""
+    return value if isinstance(value, Markup) else md_escape(value)
+
+
 def write_reports(out: Path, output, loaded: LoadedTrial, config) -> None:
-    """Render report.md and report.html into ``out`` (figures must already be in out/figures)."""
-    env = jinja2.Environment(
+    """Render report.md and report.html into ``out`` (figures must already be in out/figures).
+
+    Text from the trial file (titles, sources, names) is escaped in both: HTML-escaped in the
+    HTML (autoescape), made literal and single-line in the Markdown (:func:`md_escape`)."""
+    options = dict(
         loader=jinja2.FileSystemLoader(TEMPLATES),
-        autoescape=jinja2.select_autoescape(["html"]),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    html = jinja2.Environment(autoescape=True, **options)
+    md = jinja2.Environment(autoescape=False, finalize=_md_finalize, **options)
+    md.globals.update(md_table=md_table, md_row=md_row)
+    md.filters["md_code"] = md_code
     ctx = context(out, output, loaded, config)
-    (out / "report.md").write_text(env.get_template("report.md.j2").render(**ctx))
-    (out / "report.html").write_text(env.get_template("report.html.j2").render(**ctx))
+    (out / "report.md").write_text(md.get_template("report.md.j2").render(**ctx))
+    (out / "report.html").write_text(html.get_template("report.html.j2").render(**ctx))

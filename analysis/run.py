@@ -18,16 +18,23 @@ import importlib
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from importlib import metadata
-from multiprocessing import get_context
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from analysis.constants import DEFAULT_SEED, INTERVAL_LEVEL, RESULTS_SCHEMA_VERSION
+from analysis.executors import process_pool
+from analysis.outdir import (
+    check_output_dir,
+    clean_stale,
+    make_staging_dir,
+    output_lock,
+    swap_into_place,
+    write_manifest,
+)
 from analysis.provenance import git_commit, jsonable
 from analysis.trial import LoadedTrial, load_trial
 
@@ -146,51 +153,83 @@ def run_analysis(
     n_steps = len(names) + 2
     tell = progress or (lambda *_: None)
 
-    out = Path(config.out_dir).resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
-    try:
-        for folder in ("tables", "posteriors", "figures"):
-            (tmp / folder).mkdir()
-        endpoints = _analyse_endpoints(names, loaded, config, tmp, tell)
-
-        tell("collecting results", len(names), n_steps)
-        followup = {k: v for e in endpoints for k, v in (e.followup or {}).items()} or None
-        results: dict[str, Any] = {"schema_version": RESULTS_SCHEMA_VERSION}
-        results["trial"] = {
-            "id": loaded.trial.trial.id,
-            "title": loaded.trial.trial.title,
-            "doi": loaded.trial.trial.doi,
-            "registry": loaded.trial.trial.registry,
-        }
-        results["provenance"] = provenance(loaded, config.seed)
-        for e in endpoints:
-            results[e.name] = e.results
-        if followup is not None:
-            results["followup_priors"] = followup
-        results["diagnostics_passed"] = all(d.passed for e in endpoints for d in e.diagnostics)
-
-        tell("writing outputs", n_steps - 1, n_steps)
-        output = RunOutput(results=results, endpoints=endpoints, out_dir=out)
-        if followup and "burden_reduction" in followup:
-            from analysis.planning import planning_overview
-
-            design = loaded.trial.design
-            table, figure = planning_overview(
-                followup["burden_reduction"], design.p0.value, design.p1.value
-            )
-            output.planning_table, output.planning_figure = table, figure
-            results["followup_planning"] = table.to_dict(orient="records")
-        _write_run_files(tmp, output, loaded, config)
-        output.files = sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file())
-        _move_into_place(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    out = check_output_dir(Path(config.out_dir), input_files(loaded))
+    with output_lock(out):
+        for done in clean_stale(out):
+            tell(done, 0, n_steps)
+        out = check_output_dir(out, input_files(loaded))  # a restored backup is checked too
+        tmp = make_staging_dir(out)
+        try:
+            output = _analyse_and_write_all(names, loaded, config, tmp, out, tell)
+            output.files = write_manifest(tmp)
+            swap_into_place(tmp, out)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
     if config.figures_dir is not None:
         _copy_figures(out / "figures", Path(config.figures_dir))
     tell("done", n_steps, n_steps)
     return output
+
+
+def _analyse_and_write_all(
+    names: list[str],
+    loaded: LoadedTrial,
+    config: RunConfig,
+    tmp: Path,
+    out: Path,
+    tell: Callable[[str, int, int], None],
+) -> RunOutput:
+    """Analyse every endpoint and write all outputs into the staging folder ``tmp``."""
+    n_steps = len(names) + 2
+    for folder in ("tables", "posteriors", "figures"):
+        (tmp / folder).mkdir()
+    endpoints = _analyse_endpoints(names, loaded, config, tmp, tell)
+
+    tell("collecting results", len(names), n_steps)
+    followup = {k: v for e in endpoints for k, v in (e.followup or {}).items()} or None
+    results: dict[str, Any] = {"schema_version": RESULTS_SCHEMA_VERSION}
+    results["trial"] = {
+        "id": loaded.trial.trial.id,
+        "title": loaded.trial.trial.title,
+        "doi": loaded.trial.trial.doi,
+        "registry": loaded.trial.trial.registry,
+    }
+    results["provenance"] = provenance(loaded, config.seed)
+    for e in endpoints:
+        results[e.name] = e.results
+    if followup is not None:
+        results["followup_priors"] = followup
+    results["diagnostics_passed"] = all(d.passed for e in endpoints for d in e.diagnostics)
+
+    tell("writing outputs", n_steps - 1, n_steps)
+    output = RunOutput(results=results, endpoints=endpoints, out_dir=out)
+    if followup and "burden_reduction" in followup:
+        from analysis.planning import planning_overview
+
+        design = loaded.trial.design
+        table, figure = planning_overview(
+            followup["burden_reduction"], design.p0.value, design.p1.value
+        )
+        output.planning_table, output.planning_figure = table, figure
+        results["followup_planning"] = table.to_dict(orient="records")
+    _write_run_files(tmp, output, loaded, config)
+    return output
+
+
+def input_files(loaded: LoadedTrial) -> list[Path]:
+    """Every file a run reads: the trial file and the CSVs it names (never inside ``--out``)."""
+    path = Path(loaded.path)
+    files = [path]
+    pfs = loaded.trial.pfs
+    if pfs is not None and pfs.patient_data is not None:
+        files.append(path.parent / pfs.patient_data.path)
+    if pfs is not None and pfs.digitised_curve is not None:
+        files += [
+            path.parent / pfs.digitised_curve.curve,
+            path.parent / pfs.digitised_curve.at_risk,
+        ]
+    return files
 
 
 def analyse_endpoint(
@@ -236,7 +275,7 @@ def _analyse_endpoints(
         return done
     label = ", ".join(n.replace("_", " ") for n in names)
     tell(f"analysing {label} ({workers} processes)", 0, n_steps)
-    pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"))
+    pool = process_pool(workers)
     try:
         order = sorted(names, key=lambda n: -COST_RANK.get(n, 0))
         futures: dict[Future, str] = {
@@ -263,17 +302,6 @@ def _analyse_endpoints(
     # Every task is done; the workers' own exit (about a second) overlaps the writing below.
     pool.shutdown(wait=False)
     return [results[n] for n in names]
-
-
-def _move_into_place(tmp: Path, out: Path) -> None:
-    """Replace ``out`` by the finished ``tmp`` (a rename; the old output is removed after)."""
-    backup = None
-    if out.exists():
-        backup = out.with_name(f".{out.name}-old-{os.getpid()}")
-        out.rename(backup)
-    tmp.rename(out)
-    if backup is not None:
-        shutil.rmtree(backup)
 
 
 def _copy_figures(source: Path, figures: Path) -> None:

@@ -21,8 +21,10 @@ SEEDS = [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(42).spawn(6
 @pytest.fixture(scope="module")
 def dask_address():
     distributed = pytest.importorskip("distributed")
+    # ":0": a free port. With None the scheduler still serves its HTTP routes on the fixed 8787,
+    # and the tests error whenever that port is taken.
     with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0"
     ) as cluster:
         yield cluster.scheduler_address
 

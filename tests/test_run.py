@@ -11,6 +11,7 @@ from pathlib import Path
 import arviz as az
 import pytest
 
+from analysis.outdir import MANIFEST, write_manifest
 from analysis.run import RunConfig, run_analysis
 from analysis.trial import DEFAULT_TRIAL
 
@@ -83,11 +84,12 @@ def test_failed_run_leaves_previous_output_untouched(primary_run: Path, tmp_path
     out = tmp_path / "keep"
     out.mkdir()
     (out / "old.txt").write_text("previous run")
+    write_manifest(out)
     bad = tmp_path / "bad.toml"
     bad.write_text(DEFAULT_TRIAL.read_text().replace("value = 48\n", "value = 0\n", 1))
     with pytest.raises(InputError):
         run_analysis(RunConfig(trial_path=bad, out_dir=out, endpoints=PRIMARY_ONLY))
-    assert [p.name for p in out.iterdir()] == ["old.txt"]
+    assert sorted(p.name for p in out.iterdir()) == [MANIFEST, "old.txt"]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "temporary left"
 
 
@@ -134,13 +136,14 @@ def test_error_in_a_worker_stops_the_run_and_writes_nothing(
     out = tmp_path / "keep"
     out.mkdir()
     (out / "old.txt").write_text("previous run")
+    write_manifest(out)  # an earlier run's output (else the run refuses the folder at once)
     config = RunConfig(out_dir=out, endpoints=("slow", "failing"), workers=2)
     before = set(multiprocessing.active_children())
     with pytest.raises(DiagnosticsError, match=r"R-hat 1\.5"):
         run_analysis(config)
     assert not mark.exists(), "the other worker ran to its end"
     assert not set(multiprocessing.active_children()) - before, "a worker process was left"
-    assert [p.name for p in out.iterdir()] == ["old.txt"]
+    assert sorted(p.name for p in out.iterdir()) == [MANIFEST, "old.txt"]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "temporary left"
 
 
