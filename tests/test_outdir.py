@@ -196,9 +196,11 @@ def test_a_second_run_into_the_same_folder_is_refused(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_killed_run_leaves_no_process(tmp_path: Path, echo: RunConfig) -> None:
-    """SIGKILL to `reanalysis run` 10 s in: its worker processes end too (they watch their
-    parent), and what it left beside --out is cleaned by the next run's clean-up."""
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM])
+def test_a_killed_run_leaves_no_process(tmp_path: Path, echo: RunConfig, how: int) -> None:
+    """SIGKILL or SIGTERM to `reanalysis run` 10 s in: its worker processes end too (they watch
+    their parent); SIGTERM cleans up at once (exit 143), and what SIGKILL left beside --out is
+    cleaned by the next run."""
     out = tmp_path / "out"
     command = [sys.executable, "-m", "analysis.cli", "run", "--out", str(out), "--workers", "2"]
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
@@ -216,13 +218,14 @@ def test_a_killed_run_leaves_no_process(tmp_path: Path, echo: RunConfig) -> None
         children |= _children(proc.pid)
         time.sleep(0.5)
     assert len(children) >= 2, "the run started no worker processes"
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    os.kill(proc.pid, how)
+    assert proc.wait(timeout=30) == (-signal.SIGKILL if how == signal.SIGKILL else 143)
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline and any(_running(c) for c in children):
         time.sleep(0.2)
     assert not [c for c in children if _running(c)], "a worker outlived the killed run"
-    assert [p.name for p in tmp_path.glob(".out.tmp-*")], "expected the killed run's staging"
+    staging = list(tmp_path.glob(".out.tmp-*"))
+    assert bool(staging) == (how == signal.SIGKILL), staging
     run_analysis(RunConfig(**{**echo.__dict__, "out_dir": out}))  # the next run cleans up
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
