@@ -258,12 +258,36 @@ def reconstruct_km_command(
     total_events: Annotated[
         int | None, typer.Option(help="Total number of events, if published.")
     ] = None,
+    clean: Annotated[
+        bool,
+        typer.Option(
+            "--clean",
+            help="Clean a raw digitisation (percent, negative or repeated times, small rises)"
+            " and list every change.",
+        ),
+    ] = False,
 ) -> None:
     """Reconstruct pseudo patient data from a digitised Kaplan-Meier curve (Guyot et al. 2012)."""
-    from analysis.survival import reconstruct_km_files
+    from analysis.survival import reconstruct_curve_files
 
-    n = reconstruct_km_files(curve, at_risk, out_csv, total_events)
-    out.print(f"wrote {n} reconstructed patients to {escape(str(out_csv))}")
+    result = reconstruct_curve_files(curve, at_risk, out_csv, total_events, clean=clean)
+    if clean:
+        out.print(f"cleaning {curve}: {len(result.changes)} changes", markup=False)
+    for change in result.changes:
+        out.print(f"  {change}", markup=False, highlight=False)
+    table = Table(title="Numbers at risk: published vs reconstructed")
+    for col in ("time", "published", "reconstructed", "difference"):
+        table.add_column(col, justify="right")
+    for row in result.at_risk.itertuples():
+        table.add_row(f"{row.time:g}", *(str(v) for v in row[2:]))
+    out.print(table)
+    for warning in result.warnings:
+        err.print("[bold yellow]warning:[/] ", end="", highlight=False)
+        err.print(str(warning), markup=False, highlight=False)
+    out.print(
+        f"wrote {len(result.ipd)} reconstructed patients ({result.events} events) to {out_csv}",
+        markup=False,
+    )
 
 
 @app.command()
