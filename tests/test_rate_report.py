@@ -8,6 +8,7 @@ posterior number against quadrature of the unnormalised posterior, and the hande
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -361,11 +362,14 @@ def test_truncated_ci_accepted_under_truncate_or_unknown() -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def unnormalised(theta: float, cands, prior_pdf) -> float:
+def unnormalised(theta, cands, prior_pdf):
     """sum_c w_c C(n, x) theta^x (1 - theta)^(n - x) * prior(theta), by scipy.stats.binom."""
-    return sum(
-        c.prior_weight * stats.binom.pmf(c.responders, c.evaluable, theta) for c in cands
-    ) * prior_pdf(theta)
+    x = np.array([c.responders for c in cands])
+    n = np.array([c.evaluable for c in cands])
+    w = np.array([c.prior_weight for c in cands])
+    t = np.asarray(theta, dtype=float)
+    like = np.sum(w * stats.binom.pmf(x, n, t[..., None]), axis=-1)
+    return like * prior_pdf(t)
 
 
 def quad(f, a: float = 0.0, b: float = 1.0) -> float:
@@ -555,3 +559,66 @@ def test_posterior_mixture_of_counts_is_conjugate() -> None:
     assert post.sd() == pytest.approx(ref.std(), abs=1e-14)
     assert post.ppf(0.3) == pytest.approx(ref.ppf(0.3), abs=1e-11)
     assert post.sf(0.5) == pytest.approx(ref.sf(0.5), rel=1e-10)
+
+
+# ---------------------------------------------------------------------------------------------
+# More published-number paths and sizes
+# ---------------------------------------------------------------------------------------------
+
+
+def test_published_counts_that_misprint_the_estimate_are_flagged() -> None:
+    cands = report_candidates(RateReport("31", 48, ci=("17", "45"), responders=14, evaluable=47))
+    assert cands.basis == "counts" and [c.label for c in cands.candidates] == ["14/47"]
+    assert cands.counts_reproduce_estimate is False and cands.counts_reproduce_ci is False
+    ok = report_candidates(RateReport("30", 48, ci=("17", "45"), responders=14, evaluable=47))
+    assert ok.counts_reproduce_estimate is True and ok.counts_reproduce_ci is True
+    assert ok.candidates[0].ci_methods == ("exact",)
+
+
+def test_max_evaluable_below_enrolled_moves_the_range() -> None:
+    """n runs from ceil(0.8 * 48) = 39 to 45; the geometric decay starts at 45."""
+    p_n = evaluable_prior(RateReport("30", 48, max_evaluable=45))
+    assert sorted(p_n) == list(range(39, 46))
+    r = 2.4 / 3.4
+    assert p_n[44] / p_n[45] == pytest.approx(r, rel=1e-12)
+    # a maximum below the allowance keeps the maximum alone
+    assert sorted(evaluable_prior(RateReport("30", 48, max_evaluable=30))) == [30]
+
+
+def test_fallback_keeps_published_responders() -> None:
+    cands = report_candidates(RateReport("9.6", 52, ci=("5", "17"), responders=5))
+    assert cands.basis == "estimate_fallback"
+    assert [c.label for c in cands.candidates] == ["5/52"]
+
+
+def test_table_sets_printed_beside_computed() -> None:
+    rows = analyse_rate_report(RateReport("30", 48, ci=("17", "45"))).table()
+    assert [(r["responders"], r["evaluable"]) for r in rows] == [(14, 47), (13, 44)]
+    assert sum(r["prior_weight"] for r in rows) == pytest.approx(1.0)
+    assert sum(r["posterior_weight"] for r in rows) == pytest.approx(1.0)
+    assert rows[1]["printed_ci"] == [17.0, 45.0]
+    assert set(rows[1]["computed_ci"]) == {"exact", "wilson_cc"}
+    assert rows[1]["computed_ci"]["wilson_cc"] == pytest.approx(
+        list(ci_independent(13, 44, "wilson_cc")), abs=1e-12
+    )
+
+
+def test_large_trial_without_ci() -> None:
+    """400 enrolled, "42 %" printed alone: every x/n of n in 320-400; moments by quadrature."""
+    res = analyse_rate_report(RateReport("42", 400))
+    cands = res.candidates.candidates
+    assert {c.evaluable for c in cands} == set(range(320, 401))
+    assert all(abs(100 * c.estimate - 42) <= 0.5 + 1e-9 for c in cands)
+
+    def f(t):
+        return unnormalised(t, cands, lambda t: 1.0)
+
+    def integral(g, a: float = 0.0, b: float = 1.0) -> float:
+        # split at the bulk so the narrow peak (sd about 0.026) is resolved
+        cuts = [a, *[c for c in (0.3, 0.38, 0.42, 0.46, 0.55) if a < c < b], b]
+        return sum(quad(g, u, v) for u, v in itertools.pairwise(cuts))
+
+    z = integral(f)
+    assert res.posterior.mean() == pytest.approx(integral(lambda t: t * f(t)) / z, abs=1e-9)
+    lo, hi = res.posterior.hdi()
+    assert integral(f, lo, hi) / z == pytest.approx(0.95, abs=1e-8)
