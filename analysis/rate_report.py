@@ -29,12 +29,12 @@ What the printed numbers mean (the indicator):
 
 prior(method), :data:`DEFAULT_METHOD_PRIOR`: Clopper-Pearson 0.60, Wilson 0.15, Wilson with
 continuity correction 0.10, Wald 0.10, Jeffreys 0.05. A judgement, not a survey: the exact interval
-is what phase 2 protocols and statistical analysis plans usually name (it is the default of SAS
-PROC FREQ's binomial exact option and of R's ``binom.test``, and the one that agrees with an exact
-Simon design); Wilson is the recommended approximate interval (Brown, Cai and DasGupta 2001; Agresti
-and Coull 1998) and a default in several packages; the corrected Wilson interval is Newcombe's
-(1998) and common in calculators; the Wald interval is still printed by older or general software;
-Jeffreys is rare in clinical reports. A published method fixes it (weight 1).
+is what phase 2 protocols usually name and what R's ``binom.test`` and SAS PROC FREQ's exact
+binomial option print, and it is the one consistent with an exact (Simon) design; Wilson is the
+approximate interval the methods literature recommends (Brown, Cai and DasGupta 2001); the corrected
+Wilson interval is Newcombe's (1998) method 4; the Wald interval still appears where general
+software was used; Jeffreys is rare in clinical reports. A published method fixes it (weight 1).
+Candidates the printed numbers allow under a rarer method keep a small weight, never zero.
 
 prior(n), :func:`evaluable_prior`: a published number evaluated is n itself. Otherwise n lies in
 [ceil((1 - dropout) * enrolled), max_evaluable] (``dropout``, the allowance, 0.2 by default: more
