@@ -130,6 +130,46 @@ def _ci_arrays(
     return np.clip(lo, 0.0, 1.0), np.clip(hi, 0.0, 1.0)
 
 
+def ci_limits(
+    responders: np.ndarray, evaluable: np.ndarray, method: str, level: float = INTERVAL_LEVEL
+) -> tuple[np.ndarray, np.ndarray]:
+    """Vectorised limits (fractions) of ``method`` for integer arrays of equal shape.
+
+    The public face of the closed forms behind :func:`reconstruct_rate` (same conventions as
+    :func:`proportion_ci`); raises ``ValueError`` for an unknown method or level.
+    """
+    _check_method(method)
+    _check_level(level)
+    return _ci_arrays(np.asarray(responders), np.asarray(evaluable), method, level)
+
+
+#: How a paper may have shortened a number to its printed decimals.
+ROUNDING_RULES: tuple[str, ...] = ("round", "truncate")
+
+
+def printed_match(
+    values: np.ndarray | float, printed: float, decimals: int, rule: str
+) -> np.ndarray:
+    """Whether unrounded ``values`` print as ``printed`` at ``decimals`` decimals under ``rule``.
+
+    ``round``: the closed interval [printed - h, printed + h], h = half a unit of the last decimal
+    (accepts half-up and half-to-even ties, see the module docstring). ``truncate``: the
+    half-open interval [printed, printed + unit) of a value cut after its last decimal (89.65
+    printed 89.6). Both carry the float slack of the module (1e-9 in the values' units), so an
+    exact 31 % is never taken for a truncated 30 %. Values and ``printed`` share units (percent
+    here); returns a boolean array of the shape of ``values``.
+    """
+    if rule not in ROUNDING_RULES:
+        raise ValueError(f"unknown rounding rule {rule!r}; expected one of {ROUNDING_RULES}")
+    if int(decimals) != decimals or decimals < 0:
+        raise ValueError(f"decimals must be a non-negative integer, got {decimals}")
+    values = np.asarray(values, dtype=float)
+    unit = 10.0 ** (-int(decimals))
+    if rule == "round":
+        return np.abs(values - printed) <= 0.5 * unit + _EPSILON
+    return (values >= printed - _EPSILON) & (values < printed + unit - _EPSILON)
+
+
 @dataclass(frozen=True)
 class RateCandidate:
     """A count (responders of evaluable) compatible with a reported percentage and interval.
