@@ -79,7 +79,7 @@ class TrialInfo(Strict):
     id: str
     title: str
     journal: str
-    year: Count
+    year: Annotated[Count, Field(ge=1900, le=2100, description="year of publication")]
     doi: str
     registry: str | None = None
     treatment: str

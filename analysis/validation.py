@@ -445,13 +445,13 @@ def _check_pfs(trial: Trial, path: Path) -> None:
             )
     try:
         data = pfs_patient_data(trial, Path(path).parent)
+        if data is not None:
+            _check_patient_median(data[0], m, data[2])
     except InputError as exc:  # name the trial file too: it is where the CSV was named
         which = "patient_data.path" if pfs.patient_data is not None else "digitised_curve"
         raise InputError(
             exc.source, exc.field, f"{exc.problem} (the CSV of pfs.{which} in {path})"
         ) from None
-    if data is not None:
-        _check_patient_median(data[0], m, data[2])
 
 
 def _check_patient_median(data: pd.DataFrame, reported: float, source: Path) -> None:
