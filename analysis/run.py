@@ -136,7 +136,7 @@ def selected_endpoints(loaded: LoadedTrial, wanted: tuple[str, ...] | None) -> l
             raise InputError(
                 loaded.path,
                 section,
-                f"--endpoint {name}: the trial file has no [{section}] table; the endpoints it "
+                f"--endpoint {name}: the trial file has no {section} table; the endpoints it "
                 f"describes are {names}",
             )
     return [n for n in names if wanted is None or n in wanted]
