@@ -573,7 +573,8 @@ def _sentences(reported, posterior, primary_name, ml, ppc, validation, scenarios
     prior = PFS_PRIORS[primary_name].parameters
     med, lo, hi = reported
     out = [
-        f"From the published median PFS of {med} months ({PERCENT} CI {lo}-{hi}) alone, the Weibull"
+        f"From the published median PFS of {med} months ({PERCENT} CI {lo}-"
+        f"{'not estimable' if hi is None else hi}) alone, the Weibull"
         f" posterior median PFS is {p['median_months']['median']:.1f} months ({PERCENT} credible "
         f"interval {p['median_months']['ci95'][0]:.1f}-{p['median_months']['ci95'][1]:.1f}) under "
         f"the '{primary_name}' prior.",
