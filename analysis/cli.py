@@ -195,7 +195,13 @@ def reconstruct_rate_command(
     under each interval method (exact, Wilson, Wilson with continuity correction, Jeffreys,
     Wald)."""
     from analysis.reconstruction import candidates_as_records, reconstruct_rate
+    from analysis.validation import check_rate_arguments
 
+    warning = check_rate_arguments(percent, ci, max_n)
+    if decimals < 0:
+        raise InputError("--decimals", "decimals", f"{decimals} must be >= 0")
+    if warning is not None:
+        err.print(f"warning: {warning}", markup=False, highlight=False)
     candidates = reconstruct_rate(percent, ci, max_n, decimals=decimals)
     records = candidates_as_records(candidates)
     if as_json:
@@ -232,8 +238,16 @@ def reconstruct_table_command(
 ) -> None:
     """List every 2x2 table (events of n_bev, events of n_sun) whose P value rounds to the
     reported one, in the reported direction."""
-    from analysis.tables import compatible_tables
+    from analysis.tables import GROUPS, TESTS, compatible_tables
+    from analysis.validation import check_table_arguments
 
+    check_table_arguments(p_value, n_bev, n_sun)
+    if more_frequent_after not in GROUPS:
+        raise InputError(
+            "--more-frequent-after", "more-frequent-after", f"choose one of {list(GROUPS)}"
+        )
+    if test not in TESTS:
+        raise InputError("--test", "test", f"{test!r}: choose one of {list(TESTS)}")
     rows = compatible_tables(p_value, n_bev, n_sun, more_frequent_after, test=test)
     if as_json:
         print(json.dumps(rows, indent=2))
@@ -269,7 +283,11 @@ def reconstruct_km_command(
 ) -> None:
     """Reconstruct pseudo patient data from a digitised Kaplan-Meier curve (Guyot et al. 2012)."""
     from analysis.survival import reconstruct_curve_files
+    from analysis.validation import read_digitised_curve
 
+    if total_events is not None and total_events < 0:
+        raise InputError("--total-events", "total-events", "must be a non-negative integer")
+    read_digitised_curve(curve, at_risk, total_events, clean=clean)  # the checks load_trial makes
     result = reconstruct_curve_files(curve, at_risk, out_csv, total_events, clean=clean)
     if clean:
         out.print(f"cleaning {curve}: {len(result.changes)} changes", markup=False)
@@ -322,7 +340,17 @@ def plan(
     PFS (--endpoint pfs --threshold-months T): probability that the trial's KM median exceeds T,
     by seeded simulation of 10^4 trials under the exported prior."""
     from analysis.planning import plan_command
+    from analysis.validation import check_plan_arguments
 
+    check_plan_arguments(
+        n=n,
+        p0=p0,
+        p1=p1,
+        success_prob=success_prob,
+        accrual_months=accrual_months,
+        followup_months=followup_months,
+        threshold_months=threshold_months,
+    )
     text = plan_command(
         results,
         endpoint,

@@ -37,11 +37,11 @@ from analysis.survival import (
     KaplanMeier,
     kaplan_meier,
     km_median_ci_batch,
-    reconstruct_km,
     weibull_mle,
     weibull_survival,
 )
 from analysis.trial import LoadedTrial
+from analysis.validation import pfs_patient_data
 from models.pfs import (
     MEDIAN,
     PFS_PRIORS,
@@ -176,36 +176,10 @@ def posterior_predictive_check(
 
 
 def _load_patient_data(loaded: LoadedTrial) -> tuple[pd.DataFrame, str] | None:
-    """Patient-level or reconstructed (Guyot) data named by the trial file, if any."""
-    pfs = loaded.trial.pfs
-    base = Path(loaded.path).parent
-    if pfs.patient_data is not None:
-        path = base / pfs.patient_data.path
-        try:
-            df = pd.read_csv(path)
-        except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-            raise InputError(path, "<file>", f"cannot read patient data ({exc})") from exc
-        for col in ("time", "event"):
-            if col not in df.columns:
-                raise InputError(path, col, "missing column (need time,event)")
-        if (df["time"] <= 0).any() or not df["event"].isin([0, 1]).all():
-            raise InputError(path, "time", "times must be > 0 and events 0/1")
-        return df[["time", "event"]], f"patient data ({pfs.patient_data.source})"
-    if pfs.digitised_curve is not None:
-        dc = pfs.digitised_curve
-        curve_path, risk_path = base / dc.curve, base / dc.at_risk
-        frames = []
-        for path in (curve_path, risk_path):
-            try:
-                frames.append(pd.read_csv(path))
-            except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-                raise InputError(path, "<file>", f"cannot read the CSV ({exc})") from exc
-        total = None if dc.total_events == "unknown" else dc.total_events.value
-        ipd = reconstruct_km(
-            frames[0], frames[1], total, source=str(curve_path), at_risk_source=str(risk_path)
-        )
-        return ipd, f"reconstructed from a digitised curve (Guyot et al. 2012; {dc.source})"
-    return None
+    """Patient-level or reconstructed (Guyot) data named by the trial file, if any (read and
+    checked by :func:`analysis.validation.pfs_patient_data`, as ``load_trial`` does)."""
+    found = pfs_patient_data(loaded.trial, Path(loaded.path).parent)
+    return None if found is None else (found[0], found[1])
 
 
 def _stored_validation() -> dict[str, Any] | None:
@@ -599,7 +573,8 @@ def _sentences(reported, posterior, primary_name, ml, ppc, validation, scenarios
     prior = PFS_PRIORS[primary_name].parameters
     med, lo, hi = reported
     out = [
-        f"From the published median PFS of {med} months ({PERCENT} CI {lo}-{hi}) alone, the Weibull"
+        f"From the published median PFS of {med} months ({PERCENT} CI {lo}-"
+        f"{'not estimable' if hi is None else hi}) alone, the Weibull"
         f" posterior median PFS is {p['median_months']['median']:.1f} months ({PERCENT} credible "
         f"interval {p['median_months']['ci95'][0]:.1f}-{p['median_months']['ci95'][1]:.1f}) under "
         f"the '{primary_name}' prior.",

@@ -44,6 +44,7 @@ from analysis.errors import InputError
 from analysis.followup import BetaMixture
 from analysis.frequentist import simon_designs
 from analysis.provenance import jsonable
+from analysis.validation import MAX_PLAN_N
 
 #: Tolerance for "the KM curve is exactly 0.5" (R's midpoint rule).
 _KM_HALF_TOL = 1e-9
@@ -120,8 +121,8 @@ def _tail(pmf: np.ndarray, c: int | None) -> float:
 
 
 def _check_design(n: int, p0: float, success_prob: float) -> None:
-    if int(n) != n or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n}")
+    if int(n) != n or not 1 <= n <= MAX_PLAN_N:
+        raise ValueError(f"n must be an integer in 1..{MAX_PLAN_N}, got {n}")
     if not 0 < p0 < 1:
         raise ValueError(f"p0 must be in (0, 1), got {p0}")
     if not 0 < success_prob < 1:
@@ -420,16 +421,7 @@ def plan_from_results(
     Raises :class:`~analysis.errors.InputError` (source ``source``) when the endpoint or prior is
     missing or is not a Beta / Beta mixture.
     """
-    all_priors = results.get("followup_priors")
-    if not isinstance(all_priors, Mapping):
-        raise InputError(source, "followup_priors", "missing; rerun the analysis to produce it")
-    if endpoint not in all_priors:
-        raise InputError(
-            source,
-            f"followup_priors.{endpoint}",
-            f"no such endpoint; available: {', '.join(sorted(all_priors))}",
-        )
-    by_name = {p.get("name"): p for p in all_priors[endpoint]}
+    by_name = _priors_by_name(results, endpoint, source)
     if prior_name not in by_name:
         raise InputError(
             source,
@@ -443,7 +435,39 @@ def plan_from_results(
             f"followup_priors.{endpoint}.{prior_name}",
             f"family {prior.get('family')!r} is not a response-rate prior (beta or beta_mixture)",
         )
+    try:
+        as_beta_mixture(prior)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InputError(
+            source, f"followup_priors.{endpoint}.{prior_name}", f"not a usable prior ({exc})"
+        ) from None
     return plan_binary(n, p0, p1, success_prob, prior, analysis_prior, design_prior_name=prior_name)
+
+
+def _priors_by_name(results: Any, endpoint: str, source: str) -> dict[Any, dict[str, Any]]:
+    """The exported priors of one endpoint of a results.json, by name (InputError naming the
+    file and key when the document is not what ``reanalysis run`` writes)."""
+    if not isinstance(results, Mapping):
+        raise InputError(source, "<top level>", "must be a JSON object (the results.json of a run)")
+    all_priors = results.get("followup_priors")
+    if not isinstance(all_priors, Mapping):
+        raise InputError(source, "followup_priors", "missing; rerun the analysis to produce it")
+    if endpoint not in all_priors:
+        raise InputError(
+            source,
+            f"followup_priors.{endpoint}",
+            f"no such endpoint; available: {', '.join(sorted(map(str, all_priors)))}",
+        )
+    priors = all_priors[endpoint]
+    if (
+        not isinstance(priors, list)
+        or not priors
+        or not all(isinstance(p, Mapping) for p in priors)
+    ):
+        raise InputError(
+            source, f"followup_priors.{endpoint}", "must be a non-empty list of prior objects"
+        )
+    return {p.get("name"): p for p in priors}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -548,8 +572,14 @@ def pfs_success_probability(
     (joint design-prior draws, resampled with replacement, one pair per simulated trial).
     ``followup_months`` may be ``inf`` (no censoring).
     """
-    if n < 1 or n_trials < 1 or accrual_months < 0 or followup_months < 0:
-        raise ValueError("n, n_trials must be positive; accrual and follow-up non-negative")
+    if not 1 <= n <= MAX_PLAN_N or n_trials < 1:
+        raise ValueError(f"n must lie in 1..{MAX_PLAN_N} and n_trials be positive")
+    if not (0 <= accrual_months < np.inf) or not followup_months >= 0:
+        raise ValueError("accrual must be finite and non-negative, follow-up non-negative")
+    if not np.isfinite(threshold_months) or threshold_months <= 0:
+        raise ValueError(
+            f"threshold must be a finite positive number of months, got {threshold_months}"
+        )
     rng = np.random.default_rng(seed)
     if draws is not None:
         md = np.asarray(draws["median_pfs"], dtype=float).ravel()
@@ -644,22 +674,26 @@ def pfs_plan_from_results(
     The prior is a bivariate normal on (log median, log shape); 10^5 seeded draws of it feed
     :func:`pfs_success_probability` (10^4 simulated trials).
     """
-    priors = (results.get("followup_priors") or {}).get("pfs")
-    if not priors:
-        raise InputError(source, "followup_priors.pfs", "missing; rerun the analysis")
-    by_name = {p.get("name"): p for p in priors}
-    prior = by_name.get(prior_name) if prior_name is not None else priors[0]
+    by_name = _priors_by_name(results, "pfs", source)
+    prior = by_name.get(prior_name) if prior_name is not None else next(iter(by_name.values()))
     if prior is None:
         raise InputError(
             source,
             "followup_priors.pfs",
             f"no prior named {prior_name!r}; available: {', '.join(map(str, by_name))}",
         )
+    where = f"followup_priors.pfs.{prior.get('name')}"
     if prior.get("family") != "mvnormal":
-        raise InputError(source, f"followup_priors.pfs.{prior['name']}", "not an mvnormal prior")
+        raise InputError(source, where, "not an mvnormal prior")
+    try:
+        mean = np.asarray(prior["parameters"]["mean"], dtype=float)
+        cov = np.asarray(prior["parameters"]["cov"], dtype=float)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(source, f"{where}.parameters", f"need mean and cov ({exc})") from None
+    if mean.shape != (2,) or cov.shape != (2, 2) or not np.all(np.isfinite(cov)):
+        raise InputError(source, f"{where}.parameters", "need a 2-vector mean, 2x2 cov")
     rng = np.random.default_rng(seed)
-    par = prior["parameters"]
-    log_draws = rng.multivariate_normal(par["mean"], par["cov"], size=100_000)
+    log_draws = rng.multivariate_normal(mean, cov, size=100_000)
     draws = {"median_pfs": np.exp(log_draws[:, 0]), "weibull_shape": np.exp(log_draws[:, 1])}
     plan = pfs_success_probability(
         n, accrual_months, followup_months, threshold_months, draws=draws, seed=seed
@@ -722,8 +756,7 @@ def plan_command(
             ]
         )
     if prior_name is None:
-        available = results.get("followup_priors", {}).get(endpoint) or [{}]
-        prior_name = available[0].get("name", "beta")
+        prior_name = next(iter(_priors_by_name(results, endpoint, str(path))))
     plan = plan_from_results(
         results, endpoint, prior_name, n, p0, p1, success_prob, source=str(path)
     )

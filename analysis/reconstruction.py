@@ -34,6 +34,7 @@ import numpy as np
 from scipy import special, stats
 
 from analysis.constants import INTERVAL_LEVEL
+from analysis.validation import MAX_RATE_N
 
 #: Interval methods understood by :func:`proportion_ci` and :func:`reconstruct_rate`.
 CI_METHODS: tuple[str, ...] = ("exact", "wilson", "wilson_cc", "jeffreys", "wald")
@@ -217,8 +218,10 @@ def reconstruct_rate(
         raise ValueError(f"CI lower limit {lo_rep} exceeds upper limit {hi_rep}")
     if not lo_rep <= percent <= hi_rep:
         raise ValueError(f"reported estimate {percent} lies outside its CI [{lo_rep}, {hi_rep}]")
-    if int(max_n) != max_n or max_n < 1:
-        raise ValueError(f"max_n must be an integer of at least 1, got {max_n}")
+    if int(max_n) != max_n or not 1 <= max_n <= MAX_RATE_N:
+        raise ValueError(
+            f"max_n must be an integer of at least 1 and at most {MAX_RATE_N}, got {max_n}"
+        )
     if int(decimals) != decimals or decimals < 0:
         raise ValueError(f"decimals must be a non-negative integer, got {decimals}")
     methods = tuple(methods)

@@ -122,12 +122,30 @@ def provenance(loaded: LoadedTrial, seed: int) -> dict[str, Any]:
 
 
 def selected_endpoints(loaded: LoadedTrial, wanted: tuple[str, ...] | None) -> list[str]:
-    """Endpoints the trial file describes (and the caller asked for), in report order."""
+    """Endpoints the trial file describes (and the caller asked for), in report order.
+
+    Raises:
+        InputError: an asked-for endpoint is unknown or not described by the trial file (checked
+            before any work, so ``run --endpoint pfs`` on a file without [pfs] exits 2).
+    """
+    from analysis.errors import InputError
+
     names = [
         name
         for name, (_, _, section) in ENDPOINTS.items()
         if getattr(loaded.trial, section) is not None
     ]
+    for name in wanted or ():
+        if name not in ENDPOINTS:
+            raise InputError("--endpoint", name, f"unknown endpoint; choose from {list(ENDPOINTS)}")
+        if name not in names:
+            section = ENDPOINTS[name][2]
+            raise InputError(
+                loaded.path,
+                section,
+                f"--endpoint {name}: the trial file has no {section} table; the endpoints it "
+                f"describes are {names}",
+            )
     return [n for n in names if wanted is None or n in wanted]
 
 

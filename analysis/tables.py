@@ -24,6 +24,8 @@ from typing import Literal
 import numpy as np
 from scipy import special, stats
 
+from analysis.validation import MAX_TABLE_GROUP
+
 #: Relative tolerance of "no more probable than the observed table" (R's fisher.test).
 FISHER_RELATIVE_TOLERANCE = 1e-7
 #: The two groups, in odds-ratio order (numerator, denominator).
@@ -101,8 +103,9 @@ def rounding_interval(p_value: float, decimals: int | None = None) -> tuple[floa
 
     "P = .03" (2 decimals) means 0.025 <= P < 0.035.
     """
-    if not (isinstance(p_value, int | float) and 0 < p_value <= 1):
-        raise ValueError(f"the reported P value must lie in (0, 1], got {p_value!r}")
+    if not (isinstance(p_value, int | float) and 0 < p_value < 1):
+        # P = 1 printed with 0 decimals would mean [0.5, 1.5): outside every P value's range
+        raise ValueError(f"the reported P value must lie in (0, 1), got {p_value!r}")
     if decimals is None:
         decimals = infer_decimals(p_value)
     if decimals < 0:
@@ -143,7 +146,7 @@ def compatible_tables(
     """Every table whose P rounds to the reported value and whose direction matches the report.
 
     Args:
-        p_value: the reported (rounded) two-sided P, in (0, 1].
+        p_value: the reported (rounded) two-sided P, in (0, 1).
         n_bev, n_sun: group sizes (prior bevacizumab, prior sunitinib).
         more_frequent_after: "bevacizumab" (a/n_bev > c/n_sun) or "sunitinib".
         test: "fisher" (two-sided exact) or "chi2" (Pearson, no continuity correction).
@@ -153,8 +156,12 @@ def compatible_tables(
         ``[{"bev_events", "sun_events", "p_value"}]`` sorted by bevacizumab then sunitinib events.
 
     Raises:
-        ValueError: P outside (0, 1], a group size not a positive integer, unknown group or test.
+        ValueError: P outside (0, 1), a group size above the cap or not a positive integer,
+            unknown group or test.
     """
+    for name, n in (("n_bev", n_bev), ("n_sun", n_sun)):
+        if isinstance(n, int) and n > MAX_TABLE_GROUP:
+            raise ValueError(f"{name} = {n} is above the enumeration cap of {MAX_TABLE_GROUP}")
     lo, hi = rounding_interval(p_value, decimals)
     sign = direction_sign(more_frequent_after)
     grid = p_value_grid(n_bev, n_sun, test)

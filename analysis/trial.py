@@ -13,13 +13,20 @@ The JSON schema of the format is ``data/trial.schema.json`` (``reanalysis schema
 from __future__ import annotations
 
 import hashlib
-import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Strict as StrictType
 
 from analysis.errors import InputError
+from analysis.validation import (
+    MAX_ADVERSE_EVENTS,
+    MAX_LIST,
+    MAX_SWEEP,
+    check_trial,
+    read_trial_document,
+)
 
 TRIAL_SCHEMA_VERSION = 1
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -28,12 +35,22 @@ DEFAULT_TRIAL = DATA_DIR / "sorafenib_mrcc_2010.toml"
 
 T = TypeVar("T")
 Unknown = Literal["unknown"]
-Percent = Annotated[float, Field(ge=0, le=100)]
-Fraction = Annotated[float, Field(ge=0, le=1)]
-PValue = Annotated[float, Field(gt=0, le=1)]
-PositiveInt = Annotated[int, Field(gt=0)]
-NonNegativeInt = Annotated[int, Field(ge=0)]
-Months = Annotated[float, Field(gt=0)]
+# Numbers are strict: no booleans or strings taken as numbers, no floats where counts belong;
+# TOML integers are accepted for real numbers; inf and nan (valid TOML) are refused.
+Real = Annotated[float, StrictType(), Field(allow_inf_nan=False)]
+Count = Annotated[int, StrictType()]
+Percent = Annotated[Real, Field(ge=0, le=100)]
+Fraction = Annotated[Real, Field(ge=0, le=1)]
+#: A reported two-sided P value. P = 1 is refused: the rounding interval of a printed "1" would
+#: reach above 1, and a P of 1 with a direction carries no evidence of a difference.
+PValue = Annotated[Real, Field(gt=0, lt=1)]
+PositiveInt = Annotated[Count, Field(gt=0)]
+NonNegativeInt = Annotated[Count, Field(ge=0)]
+Months = Annotated[Real, Field(gt=0)]
+#: The upper CI limit of a median: a number of months, or "NE" (not estimable, as printed).
+UpperMonths = Annotated[
+    Months | Literal["NE"] | None, AfterValidator(lambda v: None if v == "NE" else v)
+]
 
 
 class Strict(BaseModel):
@@ -54,7 +71,7 @@ class Assumption(Strict, Generic[T]):
     """A quantity the paper does not give: the analysis's default and the sensitivity sweep."""
 
     default: T
-    sweep: list[T]
+    sweep: Annotated[list[T], Field(min_length=1, max_length=MAX_SWEEP)]
     rationale: Annotated[str, Field(min_length=1)]
 
 
@@ -62,7 +79,7 @@ class TrialInfo(Strict):
     id: str
     title: str
     journal: str
-    year: int
+    year: Annotated[Count, Field(ge=1900, le=2100, description="year of publication")]
     doi: str
     registry: str | None = None
     treatment: str
@@ -111,7 +128,9 @@ class DigitisedCurve(Strict):
 
 class Pfs(Strict):
     median_months: Reported[Months]
-    ci95_months: Reported[tuple[Months, Months | None]]
+    ci95_months: Reported[tuple[Months, UpperMonths]] = Field(
+        description='(lower, upper) in months; upper "NE" when not estimable'
+    )
     events: Reported[NonNegativeInt] | Unknown
     censored: Reported[NonNegativeInt] | Unknown
     ci_transform: Reported[Literal["plain", "log", "log-log"]] | Unknown
@@ -137,9 +156,11 @@ class AdverseEvent(Strict):
 
 class AdverseEvents(Strict):
     test: Reported[Literal["fisher", "chi2"]] | Unknown
-    most_common: Reported[list[str]] | Unknown = "unknown"
+    most_common: Reported[Annotated[list[str], Field(max_length=MAX_LIST)]] | Unknown = "unknown"
     severity: Reported[str] | Unknown = "unknown"
-    by_prior_therapy: dict[str, AdverseEvent]
+    by_prior_therapy: Annotated[
+        dict[str, AdverseEvent], Field(min_length=1, max_length=MAX_ADVERSE_EVENTS)
+    ]
 
 
 class Assumptions(Strict):
@@ -192,7 +213,7 @@ def _field_path(loc: tuple[Any, ...]) -> str:
     for item in loc:
         if isinstance(item, int):
             parts.append(f"[{item}]")
-        elif "[" in item or item.startswith(("function-", "literal", "tagged")):
+        elif "[" in item or item.startswith(("function-", "literal", "tagged", "constrained-")):
             continue
         else:
             parts.append(("." if parts else "") + item)
@@ -218,121 +239,37 @@ def _first_problem(err: ValidationError) -> tuple[str, str]:
         problem = 'must be a {value = ..., source = "..."} table or the string "unknown"'
     elif best["type"] == "model_type":
         problem = 'must be a {value = ..., source = "..."} table'
+    elif best["type"] == "finite_number":
+        problem = "must be a finite number (inf and nan are not reported values"
+        if "ci95_months" in _field_path(best["loc"]):
+            problem += '; write "NE" for an upper limit that was not estimable'
+        problem += ")"
+    elif best["type"] in ("too_long", "too_short"):
+        problem = f"{problem} (a documented limit; see data/README.md)"
     if "input" in best and best["type"] != "missing":
         problem += f" (got {best['input']!r})"
     return _field_path(best["loc"]), problem
 
 
-def _check(ok: bool, path: Path, field: str, problem: str) -> None:
-    if not ok:
-        raise InputError(path, field, problem)
-
-
-def _check_consistency(trial: Trial, path: Path) -> None:
-    """Cross-field checks pydantic's per-field types cannot express."""
-    br = trial.burden_reduction
-    lo, hi = br.ci95_percent.value
-    _check(lo <= hi, path, "burden_reduction.ci95_percent", f"lower {lo} > upper {hi}")
-    est = br.estimate_percent.value
-    _check(
-        lo <= est <= hi,
-        path,
-        "burden_reduction.estimate_percent",
-        f"estimate {est} lies outside its CI [{lo}, {hi}]",
-    )
-    n_max = br.max_evaluable.value
-    _check(
-        n_max <= trial.enrolled.value,
-        path,
-        "burden_reduction.max_evaluable",
-        f"{n_max} exceeds the {trial.enrolled.value} patients enrolled",
-    )
-    if br.evaluable != "unknown":
-        n = br.evaluable.value
-        _check(n <= n_max, path, "burden_reduction.evaluable", f"{n} exceeds max_evaluable {n_max}")
-        if br.responders != "unknown":
-            x = br.responders.value
-            _check(x <= n, path, "burden_reduction.responders", f"{x} exceeds evaluable {n}")
-    d = trial.design
-    _check(
-        d.p0.value < d.p1.value,
-        path,
-        "design.p1",
-        f"alternative {d.p1.value} must exceed null {d.p0.value}",
-    )
-    if trial.pfs is not None:
-        m = trial.pfs.median_months.value
-        plo, phi = trial.pfs.ci95_months.value
-        _check(phi is None or plo <= phi, path, "pfs.ci95_months", f"lower {plo} > upper {phi}")
-        _check(
-            plo <= m and (phi is None or m <= phi),
-            path,
-            "pfs.median_months",
-            f"median {m} lies outside its CI [{plo}, {phi}]",
-        )
-    pt, ae = trial.prior_therapy, trial.adverse_events
-    if ae is not None:
-        _check(pt is not None, path, "prior_therapy", "adverse_events need a [prior_therapy] table")
-        groups = (pt.exposed, pt.reference)
-        for key, event in ae.by_prior_therapy.items():
-            where = f"adverse_events.by_prior_therapy.{key}"
-            after = event.more_frequent_after.value
-            _check(
-                after in groups,
-                path,
-                f"{where}.more_frequent_after",
-                f"'{after}' is neither group of prior_therapy {groups}",
-            )
-            for side, n in (("exposed", pt.n_exposed), ("reference", pt.n_reference)):
-                events = getattr(event, f"events_{side}")
-                if events != "unknown" and n != "unknown":
-                    _check(
-                        events.value <= n.value,
-                        path,
-                        f"{where}.events_{side}",
-                        f"{events.value} events exceed n_{side} = {n.value}",
-                    )
-    if pt is not None and pt.n_exposed != "unknown" and pt.n_reference != "unknown":
-        total = pt.n_exposed.value + pt.n_reference.value
-        _check(
-            total <= trial.enrolled.value,
-            path,
-            "prior_therapy.n_exposed",
-            f"n_exposed + n_reference = {total} exceeds the {trial.enrolled.value} enrolled",
-        )
-    for name in type(trial.assumptions).model_fields:
-        assumption = getattr(trial.assumptions, name)
-        if assumption is not None:
-            _check(
-                assumption.default in assumption.sweep,
-                path,
-                f"assumptions.{name}.sweep",
-                f"must include the default {assumption.default!r}",
-            )
-
-
 def load_trial(path: str | Path | None = None) -> LoadedTrial:
     """Read, validate and freeze a trial file (the seed trial when ``path`` is None).
+
+    Runs the whole validation layer (:mod:`analysis.validation`): the file (a regular file of
+    at most 1 MiB, nesting depth), the schema (strict types), every cross-field bound and the
+    CSV files the trial names, so every command accepts exactly the files ``run`` accepts.
 
     Raises:
         InputError: the file is missing, not TOML, or fails a check; the message names the file,
             the field and the problem.
     """
     path = Path(path) if path is not None else DEFAULT_TRIAL
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError(path, "<file>", f"cannot read the trial file ({exc.strerror})") from exc
-    try:
-        document = tomllib.loads(raw.decode("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(path, "<file>", f"not valid TOML: {exc}") from exc
+    raw, document = read_trial_document(path)
     try:
         trial = Trial.model_validate(document)
     except ValidationError as exc:
         field, problem = _first_problem(exc)
         raise InputError(path, field, problem) from None
-    _check_consistency(trial, path)
+    check_trial(trial, path)
     return LoadedTrial(path=str(path), sha256=hashlib.sha256(raw).hexdigest(), trial=trial)
 
 

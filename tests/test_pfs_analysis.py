@@ -98,10 +98,12 @@ def test_same_seed_same_numbers(result, compiled_summary):
 
 def _seed_trial_with_pfs_data(tmp_path: Path, pfs_line: str):
     """The seed trial file with one extra [pfs] line (patient data or a digitised curve) and
-    only the primary PFS assumptions (one scenario, to keep the test fast)."""
+    only the primary PFS assumptions (one scenario, to keep the test fast). Enrolment is set to
+    the 90 larynx patients (more patients than enrolled are refused at load time)."""
     src = (
         Path(load_trial().path)
         .read_text()
+        .replace('value = 48\nsource = "abstract"', 'value = 90\nsource = "test"', 1)
         .replace(
             'association_with_prior_response = { value = "no association of PFS with tumor '
             'shrinkage or response to prior therapy", source = "abstract (no numbers given)" }',
@@ -116,10 +118,15 @@ def _seed_trial_with_pfs_data(tmp_path: Path, pfs_line: str):
     return load_trial(tmp_path / "trial.toml")
 
 
+#: The larynx times (years) in units whose KM median is the seed's reported 4.4 months (its
+#: KM median is 6 years): patient data contradicting the reported median are refused at load.
+LARYNX_TO_MONTHS = 4.4 / 6.0
+
+
 def test_patient_data_path(tmp_path, compiled_summary):
     """A trial file pointing to patient data adds a right-censored Weibull fit and the KM."""
     df = load_larynx()
-    pd.DataFrame({"time": df["time"] * 12, "event": df["death"]}).to_csv(
+    pd.DataFrame({"time": df["time"] * LARYNX_TO_MONTHS, "event": df["death"]}).to_csv(
         tmp_path / "ipd.csv", index=False
     )
     trial = _seed_trial_with_pfs_data(
@@ -141,8 +148,8 @@ def test_digitised_curve_path_end_to_end(tmp_path, compiled_summary):
     from tests.test_pfs_survival import digitise
 
     df = load_larynx()
-    time, event = df["time"].to_numpy(float) * 12, df["death"].to_numpy(int)
-    _, curve, at_risk = digitise(time, event, [0, 24, 48, 72, 96])
+    time, event = df["time"].to_numpy(float) * LARYNX_TO_MONTHS, df["death"].to_numpy(int)
+    _, curve, at_risk = digitise(time, event, [0, 1.5, 3, 4.5, 6])
     curve.to_csv(tmp_path / "curve.csv", index=False)
     at_risk.to_csv(tmp_path / "atrisk.csv", index=False)
     trial = _seed_trial_with_pfs_data(

@@ -83,7 +83,7 @@ BAD_INPUTS = [
         "P value above 1",
         ("p_value = { value = 0.03,", "p_value = { value = 1.3,"),
         "adverse_events.by_prior_therapy.ppe.p_value.value",
-        "less than or equal to 1",
+        "less than 1",
     ),
     (
         "P value of zero",
