@@ -393,5 +393,161 @@ def schema(
         out_file.write_text(text)
 
 
+def _design_prior_from_json(path: Path, endpoint: str, name: str, option: str) -> Any:
+    """The Beta / Beta-mixture prior ``name`` of ``endpoint`` in a followup_priors.json (or a
+    results.json holding ``followup_priors``); InputError naming ``option`` otherwise."""
+    try:
+        data = json.loads(path.read_text())
+    except OSError as exc:
+        raise InputError("--prior-json", str(path), f"cannot read ({exc.strerror})") from exc
+    except json.JSONDecodeError as exc:
+        raise InputError("--prior-json", str(path), f"not valid JSON: {exc}") from exc
+    if isinstance(data, dict) and "followup_priors" in data:
+        data = data["followup_priors"]
+    priors = data.get(endpoint) if isinstance(data, dict) else None
+    if not isinstance(priors, list):
+        raise InputError("--endpoint", endpoint, f"no priors for this endpoint in {path}")
+    by_name = {p.get("name"): p for p in priors if isinstance(p, dict)}
+    if name not in by_name:
+        available = ", ".join(map(str, by_name))
+        raise InputError(option, name, f"no such prior in {path}; available: {available}")
+    prior = by_name[name]
+    if prior.get("family") not in ("beta", "beta_mixture"):
+        raise InputError(option, name, f"family {prior.get('family')!r} is not beta/beta_mixture")
+    return prior
+
+
+@app.command()
+@handles_errors
+def design(
+    method: Annotated[str, typer.Option(help="simon, posterior, predictive or bop2.")],
+    p0: Annotated[float, typer.Option(help="Uninteresting response rate (null), a fraction.")],
+    p1: Annotated[float, typer.Option(help="Target response rate (alternative), a fraction.")],
+    looks: Annotated[
+        str | None,
+        typer.Option(help="Cumulative patients at each look, e.g. 10,20,30,40 (not for simon)."),
+    ] = None,
+    alpha: Annotated[float, typer.Option(help="Largest type I error allowed.")] = 0.1,
+    power: Annotated[float, typer.Option(help="Power target of the Simon designs.")] = 0.8,
+    prior_a: Annotated[float, typer.Option(help="Analysis prior Beta(a, b): a.")] = 1.0,
+    prior_b: Annotated[float, typer.Option(help="Analysis prior Beta(a, b): b.")] = 1.0,
+    prior_json: Annotated[
+        Path | None, typer.Option(help="followup_priors.json (or results.json) of a run.")
+    ] = None,
+    prior: Annotated[
+        str | None, typer.Option(help="Name of the analysis prior in --prior-json.")
+    ] = None,
+    design_prior: Annotated[
+        str | None, typer.Option(help="Name of a design prior in --prior-json (assurance).")
+    ] = None,
+    endpoint: Annotated[str, typer.Option(help="Endpoint of --prior-json.")] = "burden_reduction",
+    efficacy: Annotated[bool, typer.Option("--efficacy", help="Also stop early for efficacy.")] = (
+        False
+    ),
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Sequential design of a single-arm follow-up with a binary endpoint: integer boundaries per
+    look and exact operating characteristics (type I error, power, early stopping, expected n).
+
+    posterior (Thall-Simon), predictive (Lee-Liu) and bop2 (Zhou-Lee-Yuan) are calibrated on a
+    grid to type I error <= --alpha with maximum power; simon prints Simon's optimal and minimax
+    designs for --alpha and --power."""
+    from analysis import sequential as seq
+
+    if method not in seq.METHODS:
+        raise InputError("--method", method, f"choose from {', '.join(seq.METHODS)}")
+    for option, value in (("--p0", p0), ("--p1", p1), ("--alpha", alpha), ("--power", power)):
+        if not 0.0 < value < 1.0:
+            raise InputError(
+                option, option.lstrip("-"), f"must lie strictly between 0 and 1, got {value}"
+            )
+    if p1 <= p0:
+        raise InputError("--p1", "p1", f"must exceed --p0 ({p0}), got {p1}")
+    if prior_a < 0 or prior_b <= 0:
+        raise InputError("--prior-a/--prior-b", "prior", "need a >= 0 and b > 0")
+    analysis_prior: Any = (prior_a, prior_b)
+    dprior: Any = None
+    if (prior is not None or design_prior is not None) and prior_json is None:
+        raise InputError("--prior-json", "prior_json", "required with --prior or --design-prior")
+    if prior_json is not None and prior is not None:
+        analysis_prior = _design_prior_from_json(prior_json, endpoint, prior, "--prior")
+    if prior_json is not None and design_prior is not None:
+        dprior = _design_prior_from_json(prior_json, endpoint, design_prior, "--design-prior")
+
+    if method == "simon":
+        designs = seq.simon_sequential(p0, p1, alpha, power)
+        calibrations: list[Any] = [None, None]
+    else:
+        if looks is None:
+            raise InputError("--looks", "looks", f"required for --method {method}")
+        try:
+            parsed = seq.check_looks([int(v) for v in looks.split(",")])
+        except ValueError as exc:
+            raise InputError("--looks", looks, str(exc)) from None
+        cal = seq.calibrate(method, p0, p1, parsed, alpha, prior=analysis_prior, efficacy=efficacy)
+        designs, calibrations = [cal.design], [cal]
+
+    records = []
+    for d, cal in zip(designs, calibrations, strict=True):
+        oc0, oc1 = seq.operating_characteristics(d, [p0, p1])
+        assurance = seq.assurance(d, dprior).to_dict() if dprior is not None else None
+        records.append(
+            {
+                "design": d.to_dict(),
+                "calibration": None
+                if cal is None
+                else {
+                    "alpha": alpha,
+                    "grid_points": cal.grid_points,
+                    "distinct_designs": cal.distinct_designs,
+                    "feasible_designs": cal.feasible_designs,
+                },
+                "oc": {"p0": oc0.to_dict(), "p1": oc1.to_dict()},
+                "assurance": assurance,
+                "design_prior": design_prior,
+            }
+        )
+    if as_json:
+        print(json.dumps({"method": method, "p0": p0, "p1": p1, "designs": records}, indent=2))
+        return
+    for d, rec in zip(designs, records, strict=True):
+        params = ", ".join(f"{k} = {v:g}" for k, v in d.parameters.items())
+        table = Table(title=f"{d.label} ({params})")
+        for col in ("look", "patients", "futility: stop if x <=", "efficacy: stop if x >="):
+            table.add_column(col)
+        for row in d.boundary_rows():
+            last = row["look"] == len(d.looks)
+            fut = "-" if row["futility"] is None else str(row["futility"])
+            eff = "-" if row["efficacy"] is None else str(row["efficacy"])
+            table.add_row(
+                str(row["look"]),
+                str(row["n"]),
+                f"fail if x <= {fut}" if last else fut,
+                f"success if x >= {eff}" if last else eff,
+            )
+        out.print(table)
+        oc_table = Table(title="Exact operating characteristics")
+        for col in ("", "rate", "P(reject H0)", "PET", "PET fut.", "PET eff.", "EN"):
+            oc_table.add_column(col)
+        for key, name in (("p0", "type I error"), ("p1", "power")):
+            oc = rec["oc"][key]
+            oc_table.add_row(
+                name,
+                f"{oc['rate']:g}",
+                f"{oc['reject']:.4f}",
+                f"{oc['pet']:.4f}",
+                f"{oc['pet_futility']:.4f}",
+                f"{oc['pet_efficacy']:.4f}",
+                f"{oc['expected_n']:.2f}",
+            )
+        out.print(oc_table)
+        if rec["assurance"] is not None:
+            a = rec["assurance"]
+            out.print(
+                f"assurance under design prior '{design_prior}': {a['reject']:.4f} "
+                f"(expected n {a['expected_n']:.2f})"
+            )
+
+
 if __name__ == "__main__":  # python -m analysis.cli
     app()
