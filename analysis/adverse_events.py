@@ -517,7 +517,8 @@ def analyse_adverse_events(
         )
         if counted:
             freq = results[k]["frequentist"]
-            matches = [t for t, ok in freq["reproduces_reported_p"].items() if ok]
+            test_names = {"fisher": "Fisher's exact test", "chi2": "the chi-square test"}
+            matches = [test_names[t] for t, ok in freq["reproduces_reported_p"].items() if ok]
             sentences.append(
                 f"The published table {data_text.removeprefix('the published counts ')} has a "
                 f"two-sided Fisher exact P of {freq['p_value_fisher']:.3g} and a chi-square P of "

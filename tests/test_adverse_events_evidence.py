@@ -225,7 +225,7 @@ def test_published_counts_are_the_data(a11):
     assert r["bayes_factor_primary_vs_null"] == pytest.approx(
         ref["bayes_factor_prior_vs_null"], rel=1e-4
     )
-    assert any("matches fisher." in s for s in a11.sentences)
+    assert any("P = 0.012 matches Fisher's exact test." in s for s in a11.sentences)
 
 
 def test_counts_against_the_reported_direction_are_refused(tmp_path):
