@@ -1,13 +1,14 @@
 """Adverse-event model and analysis: quadrature reference, seed-trial analysis, short SBC."""
 
 import math
+import re
 
 import arviz as az
 import numpy as np
 import pytest
 from scipy import stats
 
-from analysis.adverse_events import analyse_adverse_events, compiled_model, sellke_bound
+from analysis.adverse_events import analyse_adverse_events, compiled_model, sbb_calibration
 from analysis.ae_validation import SbcSettings, run_sbc
 from analysis.endpoint import COMPARISON_COLUMNS, SENSITIVITY_COLUMNS
 from analysis.fitting import SamplerSettings
@@ -184,11 +185,12 @@ def test_single_table_posterior_matches_quadrature(compiled):
             assert abs(float(draws.quantile(q)) - exact[q]) < 3 * mcq + 1e-3
 
 
-def test_sellke_bound_published_values():
+def test_sbb_calibration_published_values():
     """Sellke, Bayarri, Berger (Am Stat 2001) Table 1: p = .05 -> 0.407, .01 -> 0.125."""
-    assert sellke_bound(0.05)["min_bayes_factor_h0"] == pytest.approx(0.407, abs=5e-4)
-    assert sellke_bound(0.01)["min_bayes_factor_h0"] == pytest.approx(0.125, abs=5e-4)
-    assert sellke_bound(0.5)["bayes_factor_bound"] == 1.0
+    assert sbb_calibration(0.05)["min_bayes_factor_h0"] == pytest.approx(0.407, abs=5e-4)
+    assert sbb_calibration(0.01)["min_bayes_factor_h0"] == pytest.approx(0.125, abs=5e-4)
+    assert sbb_calibration(0.01)["bayes_factor"] == pytest.approx(1 / 0.125, rel=5e-3)
+    assert sbb_calibration(0.5)["bayes_factor"] == 1.0
 
 
 def test_seed_trial_results(seed_result):
@@ -199,15 +201,23 @@ def test_seed_trial_results(seed_result):
             "reported",
             "primary_prior",
             "posterior",
-            "bayes_factor_bound",
+            "bayes_factor_primary_vs_null",
+            "bayes_factor_reported_side_vs_null",
+            "bayes_factor_max",
+            "sbb_calibration",
+            "evidence_note",
             "diagnostics",
             "compatible_tables",
         }
+        assert ae["data"] == "reported P value"
         p = ae["reported"]["p_value"]
-        assert ae["bayes_factor_bound"] == pytest.approx(1 / (-math.e * p * math.log(p)))
-        lo, hi = ae["bayes_factor_bound_range"]  # over [p - .005, p + .005)
-        assert lo < ae["bayes_factor_bound"] < hi
-        assert sellke_bound(p + 0.005)["bayes_factor_bound"] == pytest.approx(lo)
+        assert ae["sbb_calibration"] == pytest.approx(1 / (-math.e * p * math.log(p)))
+        assert ae["bayes_factor_bound"] == ae["sbb_calibration"]  # DESIGN.md section 7 name
+        lo, hi = ae["sbb_calibration_range"]  # over [p - .005, p + .005)
+        assert lo < ae["sbb_calibration"] < hi
+        assert 1 / (-math.e * (p + 0.005) * math.log(p + 0.005)) == pytest.approx(lo)
+        # the evidence numbers (checked by brute force in test_adverse_events_evidence.py)
+        assert ae["sbb_calibration"] < ae["bayes_factor_primary_vs_null"] < ae["bayes_factor_max"]
         for name, post in ae["posterior"].items():
             assert set(post["odds_ratio"]) == {"mean", "median", "ci95"}
             lo, hi = post["odds_ratio"]["ci95"]
@@ -223,11 +233,23 @@ def test_seed_trial_results(seed_result):
     assert list(seed_result.comparison.columns) == COMPARISON_COLUMNS
     assert list(seed_result.sensitivity.columns) == SENSITIVITY_COLUMNS
     assert seed_result.sensitivity["primary"].sum() == 3
-    assert set(seed_result.figures) == {
-        "adverse_events_forest",
-        "adverse_events_bayes_factor_bound",
-    }
-    assert any("at most 3.5" in s for s in seed_result.sentences)
+    assert set(seed_result.figures) == {"adverse_events_forest", "adverse_events_evidence"}
+    text = " ".join(seed_result.sentences)
+    assert "at most 3.5" not in text and "frequentist" not in text.lower()
+    assert "a Bayes factor of 3.97 for an effect" in text
+    assert "no prior could give more than 17.3" in text
+    assert "P = 0.03, 3.5, is not a bound" in text
+    assert "substantial evidence for an effect" in text  # 3.97 on the Kass-Raftery scale
+    # no bound in the estimate column of an odds-ratio row; Bayes factors have their own rows
+    cmp = seed_result.comparison
+    or_rows = cmp[cmp["quantity"].str.startswith("odds ratio")]
+    assert or_rows["estimate"].dropna().lt(20).all()
+    assert not or_rows["method"].str.contains("Sellke").any()
+    bf_rows = cmp[cmp["quantity"] == "Bayes factor, effect vs OR = 1, ppe"]
+    assert len(bf_rows) == 4
+    sbb_row = bf_rows[bf_rows["method"].str.startswith("Sellke")]
+    assert sbb_row["estimate"].item() == pytest.approx(r["ppe"]["sbb_calibration"])
+    assert "not a bound" in sbb_row["method"].item()
 
 
 def test_short_sbc_smoke(compiled):
@@ -287,3 +309,46 @@ def test_seed_posterior_matches_brute_force_grid(seed_result, key):
         abs(draws.mean() - float(np.sum(grid * weights)))
         < 3 * az.mcse(one)["log_odds_ratio"].item() + 0.005
     )
+
+
+def _printed_probability(sentence: str, which: str) -> float:
+    match = re.search(re.escape(f"P(OR {which} 1) = ") + r"(\d+(?:\.\d+)?)", sentence)
+    assert match, sentence
+    return float(match.group(1))
+
+
+@pytest.mark.parametrize("key", ["ppe", "rash"])
+def test_printed_direction_of_every_probability(seed_result, key):
+    """Issue 13 item 6: P(OR > 1) and P(OR < 1) printed for an event more frequent in either
+    group (PPE after bevacizumab, rash after sunitinib, the reference group) equal the brute-force
+    grid posterior's, in the sentence, the comparison row and results.json. A mutant that drops
+    the sign of the log OR (e.g. P(OR < 1) computed as P(OR > 1)) fails for rash."""
+    grid, weights = _grid_posterior(key)
+    above, below = float(weights[grid > 0].sum()), float(weights[grid < 0].sum())
+    draws = (
+        next(
+            v
+            for k, v in seed_result.posteriors.items()
+            if "uniform_12-36" in k and "fisher" in k and "weakly_informative" in k
+        )
+        .posterior["log_odds_ratio"]
+        .sel(ae=key)
+    )
+    tol = 3 * math.sqrt(above * below / float(az.ess(draws.values))) + 6e-4  # MC + printing
+    name = seed_result.results[key]["name"]
+    sentence = next(s for s in seed_result.sentences if s.startswith(name))
+    assert _printed_probability(sentence, ">") == pytest.approx(above, abs=tol)
+    assert _printed_probability(sentence, "<") == pytest.approx(below, abs=tol)
+    post = seed_result.results[key]["posterior"]["weakly_informative"]
+    assert post["p_or_above_1"] == pytest.approx(above, abs=tol)
+    assert post["p_or_below_1"] == pytest.approx(below, abs=tol)
+    reported = above if key == "ppe" else below
+    assert post["p_reported_direction"] == pytest.approx(reported, abs=tol)
+    assert reported > 0.9  # the reported direction is the probable one
+    cmp = seed_result.comparison
+    row = cmp[
+        (cmp["quantity"] == f"odds ratio, {key}")
+        & (cmp["method"] == "posterior median, prior 'weakly_informative'")
+    ]
+    assert row["probability_label"].item() == ("P(OR > 1)" if key == "ppe" else "P(OR < 1)")
+    assert row["probability"].item() == pytest.approx(reported, abs=tol)
