@@ -157,14 +157,7 @@ def analyse_burden_reduction(
     ci_method = best.ci_methods[0]
     freq_ci = list(proportion_ci(best.responders, best.evaluable, "exact"))
     p_value = exact_binomial_test(best.responders, best.evaluable, p0)
-    designs = simon_table(p0, p1)
-    decisions = [
-        {
-            **row,
-            **trial_decision_for_row(row, best.responders, best.evaluable),
-        }
-        for row in designs.to_dict(orient="records")
-    ]
+    decisions = design_decisions(simon_table(p0, p1), best.responders, best.evaluable)
     primary_post = posterior[best.label]
     results = {
         "reconstruction": {
@@ -261,6 +254,25 @@ def analyse_burden_reduction(
         primary_posterior=f"{best.responders}_of_{best.evaluable}_{primary_prior}",
         primary_draws={NAME: {RATE: _exact_draws(best, priors[primary_prior], seed)}},
     )
+
+
+def design_decisions(
+    designs: pd.DataFrame, responders: int, evaluable: int
+) -> list[dict[str, Any]]:
+    """Rows of the Simon table with the trial's decision under each design found.
+
+    A setting for which the search found no design keeps its row (with its note) and no
+    decision; missing numbers become None, so the records are strict JSON.
+    """
+    out = []
+    for row in designs.to_dict(orient="records"):
+        clean = {
+            k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in row.items()
+        }
+        if clean.get("found", True):
+            clean.update(trial_decision_for_row(clean, responders, evaluable))
+        out.append(clean)
+    return out
 
 
 def trial_decision_for_row(row: dict[str, Any], responders: int, evaluable: int) -> dict[str, Any]:
@@ -368,14 +380,14 @@ def _sentences(best, candidates, post, primary_prior, p_value, p0, p1, decisions
     lo = min(s["p_above_p1"] for s in post.values())
     hi = max(s["p_above_p1"] for s in post.values())
     bf_lo = min(s["bf_h1_vs_h0"] for s in post.values())
+    bf_hi = max(s["bf_h1_vs_h0"] for s in post.values())
     out = [
         f"Under the primary '{primary_prior}' prior and {best.label} responders, the probability "
         f"that the burden-reduction rate exceeds {p0:.0%} is {probability_text(v['p_above_p0'])} "
         f"and that it exceeds {p1:.0%} is {v['p_above_p1']:.3f}; across the {len(post)} priors "
         f"the latter ranges from {lo:.3f} to {hi:.3f}.",
-        f"The exact one-sided binomial test against {p0:.0%} gives P = {p_value:.2g}; the Bayes "
-        f"factor of 'rate > {p1:.0%}' against 'rate < {p0:.0%}' is at least {bf_lo:.3g} under "
-        "every prior, decisive evidence against the null region.",
+        f"The exact one-sided binomial test against {p0:.0%} gives P = {p_value:.2g}; "
+        + bayes_factor_text(bf_lo, bf_hi, p0, p1),
         f"The posterior mean {v['mean']:.1%} (95 % credible interval {v['ci95'][0]:.1%}-"
         f"{v['ci95'][1]:.1%}) sits close to the exact CI, as expected from a flat prior.",
     ]
@@ -395,6 +407,49 @@ def _sentences(best, candidates, post, primary_prior, p_value, p0, p1, decisions
             f"them would have been at most {worst:.3f}."
         )
     return out
+
+
+#: Evidence words for a Bayes factor B of H1 against H0 (or 1/B for H0), Kass and Raftery
+#: (1995, JASA 90:773-795) on the B scale: (lower bound, words), checked from the top.
+BAYES_FACTOR_WORDS: tuple[tuple[float, str], ...] = (
+    (150.0, "very strong"),
+    (20.0, "strong"),
+    (3.0, "positive"),
+    (1.0, "barely worth mentioning"),
+)
+
+
+def evidence_words(bf: float) -> tuple[str, str]:
+    """(strength, direction) of a Bayes factor of H1 against H0: direction "H1" when bf >= 1."""
+    direction = "H1" if bf >= 1 else "H0"
+    size = bf if bf >= 1 else (1.0 / bf if bf > 0 else np.inf)
+    for bound, words in BAYES_FACTOR_WORDS:
+        if size >= bound:
+            return words, direction
+    return BAYES_FACTOR_WORDS[-1][1], direction  # pragma: no cover - size >= 1 always
+
+
+def bayes_factor_text(bf_lo: float, bf_hi: float, p0: float, p1: float) -> str:
+    """Sentence on the Bayes factor of 'rate > p1' against 'rate < p0' across the priors.
+
+    The words follow the numbers (:data:`BAYES_FACTOR_WORDS`): evidence for the alternative
+    region when every prior gives B >= 1, for the null region when every prior gives B < 1,
+    and a split verdict otherwise.
+    """
+    head = (
+        f"the Bayes factor of 'rate > {p1:.0%}' against 'rate < {p0:.0%}' ranges from "
+        f"{bf_lo:.3g} to {bf_hi:.3g} across the priors"
+    )
+    if bf_lo >= 1:
+        words, _ = evidence_words(bf_lo)
+        return f"{head}: at least {words} evidence for the alternative region under every prior."
+    if bf_hi < 1:
+        words, _ = evidence_words(bf_hi)
+        return (
+            f"{head}: at least {words} evidence for the null region (rate < {p0:.0%}) under "
+            "every prior."
+        )
+    return f"{head}: the direction of the evidence depends on the prior."
 
 
 def _assumptions(loaded: LoadedTrial, candidates: list[Counts]) -> list[str]:

@@ -16,7 +16,8 @@ p) independent:
 
 Optimal: minimum EN0 among designs with alpha <= target, power >= target and n <= n_max. Minimax:
 minimum n, then minimum EN0 among those. Search space (Simon 1989): 1 <= n1 <= n - 1,
-0 <= r1 <= n1, r1 <= r <= n.
+0 <= r1 <= n1, r1 <= r <= n. The range n <= n_max is sized from the single-stage sample size
+(three times it, capped at :data:`SIMON_N_CAP` with a note), so any 0 < p0 < p1 < 1 gets a table.
 
 Reference: Simon R (1989). Optimal two-stage designs for phase II clinical trials. Control Clin
 Trials 10:1-10.
@@ -29,6 +30,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from numpy.lib.stride_tricks import sliding_window_view
 from scipy import stats
 
 #: (alpha, power) settings shown in the design table.
@@ -103,128 +105,346 @@ class SimonDesign:
         return {**asdict(self), "label": self.label}
 
 
-def _feasible_designs(
-    p0: float, p1: float, alpha: float, power: float, n_max: int
-) -> dict[str, np.ndarray]:
-    """Every design with n <= n_max meeting both constraints, as parallel arrays.
-
-    For each total n, all (n1, r1, r) are evaluated at once: with M[n1, x1, r] = P(X1 = x1)
-    P(X2 > r - x1), the rejection probability is the sum of M over x1 > r1, a reversed cumulative
-    sum along x1.
-    """
-    m = np.arange(n_max + 1)
-    k = np.arange(n_max + 1)
-    pmf = {p: stats.binom.pmf(k[None, :], m[:, None], p) for p in (p0, p1)}  # [size, count]
-    cdf = stats.binom.cdf(k[None, :], m[:, None], p0)
-    # sf_ext[p][size, j] = P(Bin(size, p) > j - n_max) for j - n_max in -n_max..n_max.
-    j = np.arange(-n_max, n_max + 1)
-    sf_ext = {p: stats.binom.sf(j[None, :], m[:, None], p) for p in (p0, p1)}
-
-    out: dict[str, list[np.ndarray]] = {
-        key: [] for key in ("n", "n1", "r1", "r", "alpha", "power", "pet0", "en0")
-    }
-    for n in range(2, n_max + 1):
-        n1 = np.arange(1, n)  # axis 0
-        x1 = np.arange(n)  # axis 1 (x1 <= n1 <= n - 1); also indexes r1
-        r = np.arange(n + 1)  # axis 2
-        shift = r[None, :] - x1[:, None] + n_max  # index of r - x1 in sf_ext
-        reject = {}
-        for p in (p0, p1):
-            mass = pmf[p][n1][:, :n]  # [n1, x1]; zero where x1 > n1
-            surv = sf_ext[p][n - n1][:, shift]  # [n1, x1, r]
-            terms = mass[:, :, None] * surv
-            # tail[n1, r1, r] = sum over x1 > r1 of terms: reversed cumsum, shifted by one.
-            tail = np.cumsum(terms[:, ::-1, :], axis=1)[:, ::-1, :]
-            tail = np.concatenate([tail[:, 1:, :], np.zeros_like(tail[:, :1, :])], axis=1)
-            reject[p] = tail
-        valid = (x1[None, :, None] <= n1[:, None, None]) & (r[None, None, :] >= x1[None, :, None])
-        ok = valid & (reject[p0] <= alpha + _TOL) & (reject[p1] >= power - _TOL)
-        i_n1, i_r1, i_r = np.nonzero(ok)
-        if i_n1.size == 0:
-            continue
-        n1_sel = n1[i_n1]
-        pet0 = cdf[n1_sel, i_r1]
-        out["n"].append(np.full(i_n1.size, n))
-        out["n1"].append(n1_sel)
-        out["r1"].append(i_r1)
-        out["r"].append(i_r)
-        out["alpha"].append(reject[p0][i_n1, i_r1, i_r])
-        out["power"].append(reject[p1][i_n1, i_r1, i_r])
-        out["pet0"].append(pet0)
-        out["en0"].append(n1_sel + (1.0 - pet0) * (n - n1_sel))
-    return {key: (np.concatenate(v) if v else np.array([], dtype=float)) for key, v in out.items()}
+#: Largest total n the two-stage search ever considers (keeps the table fast; see simon_table).
+SIMON_N_CAP = 300
+#: The automatic search range is this multiple of the single-stage sample size.
+SIMON_RANGE_FACTOR = 2
+#: Largest n tried when looking for the single-stage sample size.
+SINGLE_STAGE_LIMIT = 20_000
 
 
-def simon_designs(
-    p0: float, p1: float, alpha: float, power: float, n_max: int = 70
-) -> dict[str, SimonDesign]:
-    """Simon's optimal and minimax two-stage designs for H0: p <= p0 against H1: p >= p1.
+def single_stage_n(p0: float, p1: float, alpha: float, power: float) -> int | None:
+    """Smallest n of a one-stage exact binomial test with size <= alpha and power >= power.
 
-    Exact enumeration of all designs with n <= ``n_max`` patients (see the module docstring).
-    Returns ``{"optimal": ..., "minimax": ...}``. Constraints are checked with a 1e-12 float slack.
-    Ties (EN0 equal to 1e-9 patients, e.g. designs that differ only in r) go to smaller n, then
-    higher power, then lower alpha, then smaller n1.
-    Raises ValueError if no design with n <= ``n_max`` meets the constraints.
+    The test rejects when X > r for the smallest r with P(Bin(n, p0) > r) <= alpha. Returns
+    None when no n <= :data:`SINGLE_STAGE_LIMIT` works. Used to size the two-stage search.
     """
     for name, value in (("p0", p0), ("p1", p1), ("alpha", alpha), ("power", power)):
         _check_probability(name, value)
     if p0 >= p1:
         raise ValueError(f"p1 ({p1}) must exceed p0 ({p0})")
+    step = 1000
+    for start in range(1, SINGLE_STAGE_LIMIT + 1, step):
+        n = np.arange(start, min(start + step, SINGLE_STAGE_LIMIT + 1))
+        r = stats.binom.isf(alpha, n, p0).astype(int)
+        # isf is a float search: move r so that it is the smallest with sf(r) <= alpha.
+        r = np.where(stats.binom.sf(r, n, p0) > alpha + _TOL, r + 1, r)
+        r = np.where((r > 0) & (stats.binom.sf(r - 1, n, p0) <= alpha + _TOL), r - 1, r)
+        ok = stats.binom.sf(r, n, p1) >= power - _TOL
+        if ok.any():
+            return int(n[np.argmax(ok)])
+    return None
+
+
+def simon_search_limit(p0: float, p1: float, alpha: float, power: float) -> tuple[int, str]:
+    """The largest total n the two-stage search considers, and a note saying why.
+
+    :data:`SIMON_RANGE_FACTOR` times the single-stage n (Simon's designs are rarely more than
+    about 1.5 times it), at least 10 and at most :data:`SIMON_N_CAP`.
+    """
+    n_single = single_stage_n(p0, p1, alpha, power)
+    if n_single is None:
+        return SIMON_N_CAP, (
+            f"a single-stage test needs more than {SINGLE_STAGE_LIMIT} patients; the two-stage "
+            f"search stops at n = {SIMON_N_CAP}"
+        )
+    wanted = max(SIMON_RANGE_FACTOR * n_single, 10)
+    if wanted > SIMON_N_CAP:
+        return SIMON_N_CAP, (
+            f"single-stage n = {n_single}; the two-stage search is capped at n = {SIMON_N_CAP} "
+            f"(not the {wanted} it would otherwise cover)"
+        )
+    return wanted, f"single-stage n = {n_single}; searched n <= {wanted}"
+
+
+def most_powerful_n(p0: float, p1: float, alpha: float, power: float, n_max: int) -> int | None:
+    """Smallest n <= n_max at which the most powerful level-alpha test of p0 against p1
+    (Neyman-Pearson: reject for large X, randomised at the boundary) reaches ``power``.
+
+    No two-stage design (a non-randomised test on the same patients) can reach that power with
+    fewer patients, so the two-stage search starts here. None when no n <= n_max suffices.
+    """
+    n = np.arange(1, n_max + 1)
+    k = np.arange(n_max + 1)
+    sf0 = stats.binom.sf(k[None, :], n[:, None], p0)  # [n, c]: P(X > c | p0)
+    c = np.argmax(sf0 <= alpha, axis=1)  # smallest c with P(X > c) <= alpha (exists: c = n)
+    pmf0 = stats.binom.pmf(c, n, p0)
+    gamma = np.where(pmf0 > 0, (alpha - stats.binom.sf(c, n, p0)) / np.where(pmf0 > 0, pmf0, 1), 0)
+    best = stats.binom.sf(c, n, p1) + np.clip(gamma, 0.0, 1.0) * stats.binom.pmf(c, n, p1)
+    ok = best >= power - _TOL
+    return int(n[np.argmax(ok)]) if ok.any() else None
+
+
+#: Binomial mass ignored in the search bands (far below the 1e-12 slack on the constraints).
+_BAND_EPS = 1e-15
+
+
+def _feasible_designs(
+    p0: float, p1: float, settings: list[tuple[float, float]], n_max: int
+) -> dict[tuple[float, float], dict[str, np.ndarray]]:
+    """Per (alpha, power) setting, every (n, n1, r1) with n <= n_max meeting both constraints,
+    with the smallest r meeting both (the highest power), as parallel arrays.
+
+    For a total n, with X1 ~ Bin(n1, p) and X = X1 + X2 ~ Bin(n, p), the rejection probability is
+    R(n1, r1, r) = P(X > r) - sum_{x1 <= r1} P(X1 = x1) P(X2 > r - x1): a cumulative sum along
+    x1, all (n1, r1, r) of one n at once. Exact prunings: power needs P(X1 > r1 | p1) >= power
+    (bounds r1 above), P(X > r | p1) >= power (bounds r above) and n at least
+    :func:`most_powerful_n`. Band prunings within 1e-15: values of X1 (and of X) below the 1e-15
+    quantile under p0 (also under p1, which is stochastically larger) are left out of the sums, so
+    every stage-1 rule that almost never stops is represented by the largest such r1, and every r
+    the null almost never reaches by the smallest r of the band; the reported r of the chosen
+    designs is then recomputed exactly (:func:`_best_r`).
+    """
+    power_min = min(pw for _, pw in settings)
+    starts = [most_powerful_n(p0, p1, a, pw, n_max) for a, pw in settings]
+    if all(st is None for st in starts):
+        return {st: {key: np.array([], dtype=float) for key in _KEYS} for st in settings}
+    n_start = max(2, min(st for st in starts if st is not None))
+    m = np.arange(n_max + 1)
+    k = np.arange(n_max + 1)
+    pmf = {p: stats.binom.pmf(k[None, :], m[:, None], p) for p in (p0, p1)}  # [size, count]
+    cdf0 = stats.binom.cdf(k[None, :], m[:, None], p0)
+    sf_all = {p: stats.binom.sf(k[None, :], m[:, None], p) for p in (p0, p1)}
+    # sf_ext[p][size, j] = P(Bin(size, p) > j - n_max) for j - n_max in -n_max..n_max.
+    j = np.arange(-n_max, n_max + 1)
+    sf_ext = {p: stats.binom.sf(j[None, :], m[:, None], p) for p in (p0, p1)}
+    # Largest count (per size) leaving power >= power_min possible (-1: none); band bottoms.
+    power_ok = sf_all[p1] >= power_min - _TOL  # monotone in count
+    top = np.where(power_ok.any(axis=1), power_ok.sum(axis=1) - 1, -1)
+    bottom = np.minimum((cdf0 <= _BAND_EPS).sum(axis=1), m)  # P(X < bottom | p0) <= eps
+
+    out: dict[tuple[float, float], dict[str, list[np.ndarray]]] = {
+        st: {key: [] for key in _KEYS} for st in settings
+    }
+    for n in range(n_start, n_max + 1):
+        r_lo, r_hi = int(bottom[n]), int(top[n])
+        n1 = np.arange(1, n)  # axis 0
+        lo1 = np.maximum(bottom[n1] - 1, 0)  # r1 = lo1 stands for every r1 below the band
+        hi1 = np.minimum(top[n1], n1)
+        use = hi1 >= lo1
+        if r_hi < r_lo or not use.any():
+            continue
+        n1, lo1, hi1 = n1[use], lo1[use], hi1[use]
+        width = int((hi1 - lo1).max()) + 1
+        x1 = lo1[:, None] + np.arange(width)[None, :]  # [n1, w]: r1 (and x1) per n1
+        in_band = x1 <= hi1[:, None]
+        x1c = np.minimum(x1, n1[:, None])
+        r = np.arange(r_lo, r_hi + 1)  # axis 2
+        rows = (n - n1)[:, None]
+        first = n_max + r_lo - x1c  # sf_ext column of r = r_lo for each (n1, r1)
+        reject = {}
+        for p in (p0, p1):
+            # windows[size, c, i] = sf_ext[size, c + i]: each (n1, r1) gathers one contiguous row.
+            windows = sliding_window_view(sf_ext[p], r.size, axis=1)
+            mass = np.where(in_band, pmf[p][n1[:, None], x1c], 0.0)
+            mass[:, 0] = np.where(lo1 > 0, 0.0, mass[:, 0])  # below-band values left out
+            head = np.cumsum(mass[:, :, None] * windows[rows, first], axis=1)
+            reject[p] = sf_all[p][n, r_lo : r_hi + 1][None, None, :] - head
+        # r below r1 is outside the search space; rows outside the band are never feasible.
+        reject0 = np.where(
+            in_band[:, :, None] & (r[None, None, :] >= x1[:, :, None]), reject[p0], np.inf
+        )
+        pet0_all = cdf0[n1[:, None], x1c]
+        en0_all = n1[:, None] + (1.0 - pet0_all) * (n - n1)[:, None]
+        for st in settings:
+            alpha, power = st
+            # R0 falls with r, so the smallest r meeting alpha comes after every r failing it.
+            i_r = (reject0 > alpha + _TOL).sum(axis=2)
+            inside = i_r < r.size
+            i_c = np.minimum(i_r, r.size - 1)
+            pw = np.take_along_axis(reject[p1], i_c[:, :, None], axis=2)[:, :, 0]
+            ok = inside & (pw >= power - _TOL)
+            if not ok.any():
+                continue
+            # Only the smallest EN0 of this n can be optimal or minimax (ties all kept).
+            en0 = np.where(ok, en0_all, np.inf)
+            i_n1, i_w = np.nonzero(np.round(en0, 9) == np.round(en0.min(), 9))
+            got = out[st]
+            got["n"].append(np.full(i_n1.size, n))
+            got["n1"].append(n1[i_n1])
+            got["r1"].append(x1[i_n1, i_w])
+            got["r"].append(r[i_c[i_n1, i_w]])
+            got["alpha"].append(np.clip(reject[p0][i_n1, i_w, i_c[i_n1, i_w]], 0.0, 1.0))
+            got["power"].append(np.clip(pw[i_n1, i_w], 0.0, 1.0))
+            got["pet0"].append(pet0_all[i_n1, i_w])
+            got["en0"].append(en0_all[i_n1, i_w])
+    return {
+        st: {key: (np.concatenate(v) if v else np.array([], dtype=float)) for key, v in d.items()}
+        for st, d in out.items()
+    }
+
+
+_KEYS = ("n", "n1", "r1", "r", "alpha", "power", "pet0", "en0")
+
+
+def _best_r(r1: int, n1: int, n: int, p0: float, p1: float, alpha: float, power: float) -> int:
+    """The smallest r (r1 <= r <= n) with exact alpha and power within the targets."""
+    for r in range(r1, n + 1):
+        if _rejection(r1, n1, r, n, p0) <= alpha + _TOL:
+            return r
+    return n
+
+
+def _rejection(r1: int, n1: int, r: int, n: int, p: float) -> float:
+    """R(p) of one design by the direct sum over x1 (for the reported alpha and power)."""
+    x1 = np.arange(r1 + 1, n1 + 1)
+    return float(np.sum(stats.binom.pmf(x1, n1, p) * stats.binom.sf(r - x1, n - n1, p)))
+
+
+def _pick(
+    feas: dict[str, np.ndarray], p0: float, p1: float, alpha: float, power: float
+) -> dict[str, SimonDesign]:
+    en0_key = np.round(feas["en0"], 9)  # collapse float noise so equal EN0 tie exactly
+    tiebreak = (feas["n1"], feas["alpha"], -feas["power"])
+
+    def pick(primary_keys: tuple[np.ndarray, ...]) -> int:
+        order = np.lexsort((*tiebreak, *primary_keys[::-1]))
+        return int(order[0])
+
+    best = {"optimal": pick((en0_key, feas["n"])), "minimax": pick((feas["n"], en0_key))}
+    out = {}
+    for kind, i in best.items():
+        r1, n1, n = (int(feas[key][i]) for key in ("r1", "n1", "n"))
+        r = _best_r(r1, n1, n, p0, p1, alpha, power)
+        out[kind] = SimonDesign(
+            kind=kind,  # type: ignore[arg-type]
+            alpha_target=float(alpha),
+            power_target=float(power),
+            r1=r1,
+            n1=n1,
+            r=r,
+            n=n,
+            alpha=_rejection(r1, n1, r, n, p0),
+            power=_rejection(r1, n1, r, n, p1),
+            pet0=float(feas["pet0"][i]),
+            en0=float(feas["en0"][i]),
+        )
+    return out
+
+
+def _check_design_inputs(p0: float, p1: float, settings: list[tuple[float, float]]) -> None:
+    for name, value in (("p0", p0), ("p1", p1)):
+        _check_probability(name, value)
+    for alpha, power in settings:
+        _check_probability("alpha", alpha)
+        _check_probability("power", power)
+    if p0 >= p1:
+        raise ValueError(f"p1 ({p1}) must exceed p0 ({p0})")
+
+
+def simon_designs(
+    p0: float, p1: float, alpha: float, power: float, n_max: int | None = None
+) -> dict[str, SimonDesign]:
+    """Simon's optimal and minimax two-stage designs for H0: p <= p0 against H1: p >= p1.
+
+    Exact enumeration of all designs with n <= ``n_max`` patients (see the module docstring);
+    ``n_max`` None sizes the search from the single-stage test (:func:`simon_search_limit`).
+    Returns ``{"optimal": ..., "minimax": ...}``. Constraints are checked with a 1e-12 float slack.
+    Ties (EN0 equal to 1e-9 patients, e.g. designs that differ only in r) go to smaller n, then
+    higher power, then lower alpha, then smaller n1.
+    Raises ValueError if no design with n <= ``n_max`` meets the constraints.
+    """
+    _check_design_inputs(p0, p1, [(alpha, power)])
+    if n_max is None:
+        n_max, _ = simon_search_limit(p0, p1, alpha, power)
     if int(n_max) != n_max or n_max < 2:
         raise ValueError(f"n_max must be an integer of at least 2, got {n_max}")
-    feas = _feasible_designs(p0, p1, alpha, power, int(n_max))
+    feas = _feasible_designs(p0, p1, [(alpha, power)], int(n_max))[(alpha, power)]
     if feas["n"].size == 0:
         raise ValueError(
             f"no two-stage design with n <= {n_max} has alpha <= {alpha} and power >= {power} "
             f"for p0 = {p0}, p1 = {p1}; increase n_max"
         )
-    en0 = feas["en0"]
-    # Collapse float noise so that designs with the same EN0 tie exactly.
-    en0_key = np.round(en0, 9)
-    tiebreak = (feas["n1"], feas["alpha"], -feas["power"])
+    return _pick(feas, p0, p1, alpha, power)
 
-    def pick(primary: tuple[np.ndarray, ...]) -> int:
-        order = np.lexsort((*tiebreak, *primary[::-1]))
-        return int(order[0])
 
-    best = {
-        "optimal": pick((en0_key, feas["n"])),
-        "minimax": pick((feas["n"], en0_key)),
-    }
-    return {
-        kind: SimonDesign(
-            kind=kind,  # type: ignore[arg-type]
-            alpha_target=float(alpha),
-            power_target=float(power),
-            r1=int(feas["r1"][i]),
-            n1=int(feas["n1"][i]),
-            r=int(feas["r"][i]),
-            n=int(feas["n"][i]),
-            alpha=float(feas["alpha"][i]),
-            power=float(feas["power"][i]),
-            pet0=float(feas["pet0"][i]),
-            en0=float(feas["en0"][i]),
-        )
-        for kind, i in best.items()
-    }
+#: Columns of :func:`simon_table` (a design's fields, then how far the search went).
+SIMON_COLUMNS = [
+    "p0",
+    "p1",
+    "kind",
+    "alpha_target",
+    "power_target",
+    "r1",
+    "n1",
+    "r",
+    "n",
+    "alpha",
+    "power",
+    "pet0",
+    "en0",
+    "label",
+    "found",
+    "n_max_searched",
+    "note",
+]
 
 
 def simon_table(
     p0: float,
     p1: float,
     settings: list[tuple[float, float]] | None = None,
-    n_max: int = 70,
+    n_max: int | None = None,
 ) -> pd.DataFrame:
     """One row per (alpha, power) setting and design kind, with every :class:`SimonDesign` field.
 
-    Columns: p0, p1, kind, alpha_target, power_target, r1, n1, r, n, alpha, power, pet0, en0, label.
-    ``settings`` defaults to :data:`SIMON_SETTINGS`.
+    An auxiliary table that never fails for 0 < p0 < p1 < 1: the search range is sized per
+    setting from the single-stage n (:func:`simon_search_limit`, capped at
+    :data:`SIMON_N_CAP`) unless ``n_max`` is given; a setting with no design in range gets rows
+    with ``found`` False, empty design fields and a ``note`` saying how far the search went.
+    Columns: :data:`SIMON_COLUMNS`. ``settings`` defaults to :data:`SIMON_SETTINGS`.
+    Raises ValueError only for invalid p0, p1, alpha or power.
     """
+    settings = list(SIMON_SETTINGS if settings is None else settings)
+    _check_design_inputs(p0, p1, settings)
+    limits = {
+        st: (int(n_max), f"searched n <= {n_max}")
+        if n_max is not None
+        else simon_search_limit(p0, p1, *st)
+        for st in settings
+    }
+    largest = max(limit for limit, _ in limits.values())
+    feasible = _feasible_designs(p0, p1, settings, largest) if largest >= 2 else {}
     rows = []
-    for alpha, power in SIMON_SETTINGS if settings is None else settings:
-        for design in simon_designs(p0, p1, alpha, power, n_max=n_max).values():
-            rows.append({"p0": float(p0), "p1": float(p1), **design.to_dict()})
-    return pd.DataFrame(rows)
+    for st in settings:
+        limit, why = limits[st]
+        feas = feasible.get(st)
+        keep = feas["n"] <= limit if feas is not None else None
+        if feas is None or not keep.any():
+            note = f"no two-stage design found: {why}"
+            for kind in ("optimal", "minimax"):
+                rows.append(
+                    {
+                        "p0": float(p0),
+                        "p1": float(p1),
+                        "kind": kind,
+                        "alpha_target": float(st[0]),
+                        "power_target": float(st[1]),
+                        "label": "none found",
+                        "found": False,
+                        "n_max_searched": limit,
+                        "note": note,
+                    }
+                )
+            continue
+        designs = _pick({k: v[keep] for k, v in feas.items()}, p0, p1, *st)
+        for design in designs.values():
+            note = why
+            if design.n > 0.9 * limit:
+                note += (
+                    "; the design lies near the edge of the search (a larger n_max may change it)"
+                )
+            rows.append(
+                {
+                    "p0": float(p0),
+                    "p1": float(p1),
+                    **design.to_dict(),
+                    "found": True,
+                    "n_max_searched": limit,
+                    "note": note,
+                }
+            )
+    return pd.DataFrame(rows, columns=SIMON_COLUMNS)
 
 
 def trial_decision(design: SimonDesign, responders: int, evaluable: int) -> dict[str, Any]:

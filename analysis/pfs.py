@@ -44,10 +44,12 @@ from analysis.trial import LoadedTrial
 from analysis.validation import pfs_patient_data
 from models.pfs import (
     MEDIAN,
+    PATIENT_DATA_KEYS,
     PFS_PRIORS,
     SHAPE,
     build_patient_model,
     build_summary_model,
+    patient_data,
     prior_data,
     summary_data,
     summary_loglik,
@@ -182,6 +184,57 @@ def _load_patient_data(loaded: LoadedTrial) -> tuple[pd.DataFrame, str] | None:
     return None if found is None else (found[0], found[1])
 
 
+def check_patient_events(event: pd.Series | np.ndarray, path: Path | str) -> None:
+    """Raise InputError (naming ``path`` and the field ``event``) when no patient has an event.
+
+    With every patient censored the Weibull likelihood keeps rising as the scale grows: the
+    shape and scale are not identified (the maximum-likelihood search overflows and any
+    posterior is the prior's). The trial-file validation layer can call this on the CSV it
+    reads, so ``validate`` and ``run`` agree.
+    """
+    if int(np.sum(np.asarray(event) == 1)) == 0:
+        raise InputError(
+            path,
+            "event",
+            "no events: every patient is censored, so the Weibull shape and scale are not "
+            "identified from these data (remove patient_data to analyse the reported median "
+            "and CI alone)",
+        )
+
+
+def weibull_mle_censored(time: np.ndarray, event: np.ndarray) -> dict[str, float]:
+    """Weibull maximum likelihood of patient data with events at time 0 (months).
+
+    Same convention as :func:`models.pfs.patient_data`: events at 0 are interval-censored in
+    (0, t1] (t1 the smallest positive time), patients censored at 0 are left out, so
+    log L = sum_events log f(t) + sum_censored log S(t) + sum_at_0 log F(t1). Without time-0
+    rows this is :func:`analysis.survival.weibull_mle`. Returns {shape, scale, median, loglik}.
+    """
+    data = patient_data(time, event)
+    if data["events_at_zero"] == 0 and data["censored_at_zero_dropped"] == 0:
+        return weibull_mle(np.asarray(time, dtype=float), np.asarray(event, dtype=float))
+    t = data["pfs_time"]
+    exact = np.isinf(data["pfs_censor_at"]) & np.isinf(data["pfs_left_censor_at"])
+    right = np.isfinite(data["pfs_censor_at"])
+    left = np.isfinite(data["pfs_left_censor_at"])
+    log_t = np.log(t)
+
+    def nll(theta: np.ndarray) -> float:
+        log_k, log_lam = theta
+        k = np.exp(log_k)
+        h = np.exp((log_t - log_lam) * k)  # cumulative hazard (t / lambda)^k
+        ll = np.sum(log_k - log_lam + (k - 1) * (log_t[exact] - log_lam) - h[exact])
+        ll += -np.sum(h[right]) + np.sum(np.log(-np.expm1(-h[left])))
+        return -float(ll) if np.isfinite(ll) else 1e300
+
+    start = np.array([0.0, float(np.log(np.mean(t)))])
+    res = optimize.minimize(
+        nll, start, method="Nelder-Mead", options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 5000}
+    )
+    k, lam = float(np.exp(res.x[0])), float(np.exp(res.x[1]))
+    return {"shape": k, "scale": lam, "median": lam * np.log(2.0) ** (1 / k), "loglik": -res.fun}
+
+
 def _stored_validation() -> dict[str, Any] | None:
     if not STUDY_FILE.exists():
         return None
@@ -222,6 +275,8 @@ def analyse_pfs(
     if "pfs_summary" not in compiled:
         compiled.update(compile_models(loaded))
     model = compiled["pfs_summary"]
+    # Patient data are read (and checked) before any fit, so a bad file fails at once.
+    patient = _load_patient_data(loaded)
     median = pfs.median_months.value
     lower, upper = pfs.ci95_months.value
     reported = (median, lower, upper)
@@ -299,12 +354,12 @@ def analyse_pfs(
         seed=derive_seed(seed, "pfs", "ppc"),
     )
 
-    patient = _load_patient_data(loaded)
     patient_results: dict[str, Any] | None = None
     km: KaplanMeier | None = None
     if patient is not None:
         ipd, origin = patient
         km = kaplan_meier(ipd["time"].to_numpy(), ipd["event"].to_numpy())
+        pdata = patient_data(ipd["time"].to_numpy(float), ipd["event"].to_numpy())
         if "pfs_patient" not in compiled:
             compiled["pfs_patient"] = CompiledModel(
                 build_patient_model(ipd["time"], ipd["event"]), name="pfs_patient"
@@ -313,8 +368,11 @@ def analyse_pfs(
             "origin": origin,
             "patients": len(ipd),
             "events": int(ipd["event"].sum()),
+            "events_at_time_zero": pdata["events_at_zero"],
+            "censored_at_time_zero_left_out": pdata["censored_at_zero_dropped"],
+            "first_assessment": pdata["first_assessment"],
             "km_median_ci95": list(km.median_ci(prim[0])),
-            "mle": weibull_mle(ipd["time"], ipd["event"]),
+            "mle": weibull_mle_censored(ipd["time"].to_numpy(float), ipd["event"].to_numpy()),
             "posterior": {},
             "diagnostics": {},
         }
@@ -322,11 +380,7 @@ def analyse_pfs(
             label = f"patient|{name}"
             idata, diag = fit_with_gates(
                 compiled["pfs_patient"],
-                {
-                    "pfs_time": ipd["time"].to_numpy(float),
-                    "pfs_censor_at": np.where(ipd["event"] == 1, np.inf, ipd["time"]),
-                    **prior_data(prior),
-                },
+                {**{k: pdata[k] for k in PATIENT_DATA_KEYS}, **prior_data(prior)},
                 seed=derive_seed(seed, "pfs", label),
                 label=label,
                 allow_failed=allow_failed,
@@ -372,6 +426,15 @@ def analyse_pfs(
     }
     sentences = _sentences(reported, posterior, primary_prior.name, ml, ppc, validation, scenarios)
     assumptions = _assumption_sentences(sets, prim, calibration[primary_label])
+    if patient_results is not None:
+        assumptions.append(
+            "Patient data: the Weibull is fitted with right censoring; an event recorded at time "
+            "0 happened before the first assessment and is interval-censored in (0, "
+            f"{patient_results['first_assessment']:.3g}] (the smallest positive time in the "
+            f"data; {patient_results['events_at_time_zero']} such events); patients censored at "
+            f"time 0 carry no information and are left out "
+            f"({patient_results['censored_at_time_zero_left_out']})."
+        )
     return EndpointResult(
         name="pfs",
         title="Progression-free survival",

@@ -184,7 +184,8 @@ def _numeric(table: pd.DataFrame, path: str | Path, column: str) -> Any:
 
 
 def read_patient_data(path: str | Path, enrolled: int | None = None) -> pd.DataFrame:
-    """Patient-level PFS data ``time`` (months, > 0) and ``event`` (1 progression, 0 censored).
+    """Patient-level PFS data ``time`` (months, >= 0: an event at 0 happened before the first
+    assessment) and ``event`` (1 progression, 0 censored).
 
     Raises:
         InputError: unreadable file, missing or non-numeric columns, times <= 0, events not 0/1,
@@ -199,8 +200,10 @@ def read_patient_data(path: str | Path, enrolled: int | None = None) -> pd.DataF
     event = _numeric(table, path, "event")
     if time.size == 0:
         raise InputError(path, "time", "no patient rows")
-    if np.any(time <= 0):
-        raise InputError(path, "time", f"time {time[time <= 0][0]:g} is not > 0 (months)")
+    if np.any(time < 0):
+        raise InputError(
+            path, "time", f"time {time[time < 0][0]:g} is negative (an event at 0 is allowed)"
+        )
     if np.any((event != 0) & (event != 1)):
         raise InputError(path, "event", f"event {event[(event != 0) & (event != 1)][0]:g} not 0/1")
     if enrolled is not None and time.size > enrolled:

@@ -15,7 +15,11 @@ expm1: :math:`\log(u_M - u_L) = -H_L + \log(-\mathrm{expm1}(H_L - H_M))`. When U
 last two spacings merge (alpha_3 + alpha_4, spacing 1 - u_M) and U drops out of the Jacobian; a
 ``pm.Data`` flag switches, so one compiled model serves both.
 
-Patient data: right-censored Weibull likelihood via ``pm.Censored``.
+Patient data: censored Weibull likelihood via ``pm.Censored``: events f(t), right-censored
+patients S(t). Events recorded at time 0 (a Guyot reconstruction keeps them; patient data may
+hold them) happened before the first assessment: they are interval-censored in (0, t1], t1 the
+smallest positive time in the data, so they contribute F(t1); patients censored at time 0 carry
+no information and are left out (:func:`patient_data`).
 """
 
 from __future__ import annotations
@@ -202,28 +206,89 @@ def build_summary_model(
     return model
 
 
+def first_assessment_time(time: Sequence[float]) -> float:
+    """The smallest positive time in patient data (months): the stand-in for the first
+    assessment, the upper end of the interval in which an event recorded at time 0 happened.
+
+    Raises ValueError when no time is positive.
+    """
+    t = np.asarray(time, dtype=float)
+    positive = t[t > 0]
+    if positive.size == 0:
+        raise ValueError("no positive time: the first assessment cannot be placed")
+    return float(positive.min())
+
+
+def patient_data(time: Sequence[float], event: Sequence[int]) -> dict[str, Any]:
+    """``pm.Data`` values of patient data (months; event 1 = progression), with events at 0.
+
+    A time of 0 cannot be a Weibull event time (the density needs t > 0). An event recorded at
+    time 0 happened before the first assessment: it is taken as interval-censored in (0, t1],
+    t1 = :func:`first_assessment_time` (the smallest positive time in the data), i.e. left-
+    censored at t1 (its likelihood is F(t1) = 1 - exp(-(t1/lambda)^k)). A patient censored at
+    time 0 carries no information (S(0) = 1) and is left out. Returns ``pfs_time`` (observed;
+    t1 for the events at 0), ``pfs_censor_at`` (right-censoring time, +inf for events),
+    ``pfs_left_censor_at`` (t1 for the events at 0, -inf otherwise), and counts
+    ``events_at_zero`` and ``censored_at_zero_dropped`` (not model data).
+
+    Raises ValueError on negative or non-finite times, events other than 0/1, mismatched
+    lengths, or data without any event (the Weibull is then not identified).
+    """
+    t = np.asarray(time, dtype=float)
+    e = np.asarray(event)
+    if t.shape != e.shape or t.ndim != 1 or t.size == 0:
+        raise ValueError("time and event must be non-empty and of the same length")
+    if not np.all(np.isfinite(t)) or np.any(t < 0):
+        raise ValueError("times must be finite and >= 0")
+    if not np.all(np.isin(e, (0, 1))):
+        raise ValueError("events must be 0 (censored) or 1 (progression)")
+    e = e.astype(bool)
+    if not e.any():
+        raise ValueError(
+            "no events: every patient is censored, so the Weibull shape and scale are not "
+            "identified"
+        )
+    at_zero = t == 0
+    keep = ~(at_zero & ~e)
+    t1 = first_assessment_time(t)
+    left = at_zero & e
+    t, e, left = t[keep], e[keep], left[keep]
+    return {
+        "pfs_time": np.where(left, t1, t),
+        "pfs_censor_at": np.where(e, np.inf, t),
+        "pfs_left_censor_at": np.where(left, t1, -np.inf),
+        "events_at_zero": int(left.sum()),
+        "censored_at_zero_dropped": int((~keep).sum()),
+        "first_assessment": t1,
+    }
+
+
+#: Keys of :func:`patient_data` that are ``pm.Data`` of the patient model.
+PATIENT_DATA_KEYS = ("pfs_time", "pfs_censor_at", "pfs_left_censor_at")
+
+
 def build_patient_model(
     time: Sequence[float], event: Sequence[int], *, prior: PriorScenario | None = None
 ) -> pm.Model:
-    """Right-censored Weibull model of patient data (time in months, event 1 = progression).
+    """Censored Weibull model of patient data (time in months, event 1 = progression).
 
-    ``pfs_time`` and ``pfs_censor_at`` (the time for censored patients, +inf for events) are
-    ``pm.Data``.
+    Right-censored patients contribute S(t), events f(t), and events recorded at time 0 F(t1)
+    (interval-censored before the first assessment t1; see :func:`patient_data`). ``pfs_time``,
+    ``pfs_censor_at`` (+inf for events) and ``pfs_left_censor_at`` (-inf except events at 0)
+    are ``pm.Data``. Raises ValueError as :func:`patient_data`.
     """
     prior = prior or primary(PFS_PRIORS)
-    time = np.asarray(time, dtype=float)
-    event = np.asarray(event).astype(bool)
-    if time.shape != event.shape or time.ndim != 1 or time.size == 0 or np.any(time <= 0):
-        raise ValueError("time must be positive and match event in length")
+    data = patient_data(time, event)
     with pm.Model() as model:
-        t = pm.Data("pfs_time", time)
-        upper = pm.Data("pfs_censor_at", np.where(event, np.inf, time))
+        t = pm.Data("pfs_time", data["pfs_time"])
+        upper = pm.Data("pfs_censor_at", data["pfs_censor_at"])
+        lower = pm.Data("pfs_left_censor_at", data["pfs_left_censor_at"])
         _, k = _priors(prior)
         scale = model[SCALE]
         pm.Censored(
             "pfs_observed",
             pm.Weibull.dist(alpha=k, beta=scale),
-            lower=None,
+            lower=lower,
             upper=upper,
             observed=t,
         )

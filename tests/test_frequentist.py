@@ -15,8 +15,10 @@ from analysis.frequentist import (
     SIMON_SETTINGS,
     SimonDesign,
     exact_binomial_test,
+    most_powerful_n,
     simon_designs,
     simon_table,
+    single_stage_n,
     trial_decision,
 )
 
@@ -210,3 +212,119 @@ def test_design_from_a_table_row_is_json_ready() -> None:
     assert type(d.n) is int and type(d.alpha) is float and type(d.kind) is str
     json.dumps(d.to_dict())
     json.dumps(trial_decision(d, 14, 47))
+
+
+# --- Wide designs (issue 12 item 6) ------------------------------------------------------------
+
+
+def brute_force_check(p0: float, p1: float, alpha: float, power: float, n_max: int) -> int:
+    """Plain loops over every (r1, n1, r, n), n <= n_max: no design beats simon_designs' answer.
+
+    Only designs that would beat the answer are evaluated (as in the test above); returns how
+    many were checked.
+    """
+    designs = simon_designs(p0, p1, alpha, power, n_max=n_max)
+    opt, mini = designs["optimal"], designs["minimax"]
+    for d in designs.values():
+        assert d.alpha == pytest.approx(reject_brute(d.r1, d.n1, d.r, d.n, p0), abs=1e-12)
+        assert d.power == pytest.approx(reject_brute(d.r1, d.n1, d.r, d.n, p1), abs=1e-12)
+        assert d.alpha <= alpha + 1e-12 and d.power >= power - 1e-12
+        # The reported r is the smallest meeting alpha (highest power for that stage 1).
+        if d.r > d.r1:
+            assert reject_brute(d.r1, d.n1, d.r - 1, d.n, p0) > alpha
+    checked = 0
+    for n in range(2, n_max + 1):
+        for n1 in range(1, n):
+            for r1 in range(n1 + 1):
+                pet0 = sum(pmf(k, n1, p0) for k in range(r1 + 1))
+                en0 = n1 + (1 - pet0) * (n - n1)
+                beats_opt = en0 < opt.en0 - 1e-9
+                beats_mini = n < mini.n or (n == mini.n and en0 < mini.en0 - 1e-9)
+                if not (beats_opt or beats_mini):
+                    continue
+                for r in range(r1, n + 1):
+                    checked += 1
+                    if reject_brute(r1, n1, r, n, p1) < power:
+                        break
+                    assert reject_brute(r1, n1, r, n, p0) > alpha, (r1, n1, r, n)
+    return checked
+
+
+@pytest.mark.parametrize(
+    "p0,p1,alpha,power,n_max",
+    [
+        (0.30, 0.60, 0.05, 0.80, 30),  # p0 away from 0: the search bands do not start at 0
+        (0.70, 0.95, 0.10, 0.80, 24),  # high rates: bands far from 0 on both axes
+        (0.01, 0.20, 0.05, 0.90, 26),  # p0 near 0
+    ],
+)
+def test_no_better_design_by_brute_force_for_other_rates(p0, p1, alpha, power, n_max) -> None:
+    assert brute_force_check(p0, p1, alpha, power, n_max) > 100
+
+
+def test_common_30_vs_45_design_is_found_beyond_70_patients() -> None:
+    """A18: p0 = .30, p1 = .45 needs n > 70; the table sizes its search and finds every design.
+
+    Each design's alpha, power, PET0 and EN0 are recomputed by plain loops, and raising n_max
+    beyond the automatic range changes nothing. (Optimality itself is checked by brute force on
+    smaller cases above.)
+    """
+    table = simon_table(0.30, 0.45)
+    assert table["found"].all()
+    assert (table["n"] > 70).any()
+    for row in table.itertuples():
+        assert row.alpha == pytest.approx(
+            reject_brute(row.r1, row.n1, row.r, row.n, 0.30), abs=1e-12
+        )
+        assert row.power == pytest.approx(
+            reject_brute(row.r1, row.n1, row.r, row.n, 0.45), abs=1e-12
+        )
+        assert row.alpha <= row.alpha_target and row.power >= row.power_target
+        pet0 = sum(pmf(k, row.n1, 0.30) for k in range(row.r1 + 1))
+        assert row.pet0 == pytest.approx(pet0, abs=1e-12)
+        assert row.en0 == pytest.approx(row.n1 + (1 - pet0) * (row.n - row.n1), abs=1e-9)
+        assert row.n <= row.n_max_searched
+    with pytest.raises(ValueError, match="increase n_max"):
+        simon_designs(0.30, 0.45, 0.05, 0.90, n_max=70)  # the failure A18 reported
+    auto = simon_designs(0.30, 0.45, 0.05, 0.90)
+    assert auto["minimax"].n > 70 and auto["optimal"].n > 70
+    assert simon_designs(0.30, 0.45, 0.05, 0.90, n_max=220) == auto
+
+
+def test_simon_table_never_raises_and_says_how_far_it_searched() -> None:
+    """30 % vs 31 % needs thousands of patients: the table keeps its rows and says why."""
+    table = simon_table(0.30, 0.31)
+    assert len(table) == 2 * len(SIMON_SETTINGS)
+    assert not table["found"].any()
+    assert table["note"].str.contains("capped at n = 300").all()
+    assert table["n"].isna().all()
+
+
+def test_single_stage_and_most_powerful_n_by_loops() -> None:
+    """The sizes that set the search range, against plain loops over n and the boundary."""
+
+    def single_loop(p0, p1, alpha, power):
+        for n in range(1, 400):
+            r = next(
+                r for r in range(n + 1) if 1 - sum(pmf(k, n, p0) for k in range(r + 1)) <= alpha
+            )
+            if 1 - sum(pmf(k, n, p1) for k in range(r + 1)) >= power:
+                return n
+
+    def np_loop(p0, p1, alpha, power):
+        for n in range(1, 400):
+            sf0 = [1 - sum(pmf(k, n, p0) for k in range(c + 1)) for c in range(n + 1)]
+            c = next(c for c in range(n + 1) if sf0[c] <= alpha + 1e-12)
+            gamma = (alpha - sf0[c]) / pmf(c, n, p0) if pmf(c, n, p0) > 0 else 0.0
+            sf1 = 1 - sum(pmf(k, n, p1) for k in range(c + 1))
+            if sf1 + min(gamma, 1.0) * pmf(c, n, p1) >= power - 1e-12:
+                return n
+
+    for p0, p1, alpha, power in [
+        (0.05, 0.2, 0.05, 0.8),
+        (0.3, 0.45, 0.1, 0.9),
+        (0.8, 0.95, 0.05, 0.9),
+    ]:
+        assert single_stage_n(p0, p1, alpha, power) == single_loop(p0, p1, alpha, power)
+        assert most_powerful_n(p0, p1, alpha, power, 400) == np_loop(p0, p1, alpha, power)
+        assert most_powerful_n(p0, p1, alpha, power, 400) <= single_stage_n(p0, p1, alpha, power)

@@ -167,3 +167,43 @@ def test_digitised_curve_path_end_to_end(tmp_path, compiled_summary):
     assert post["shape"]["median"] == pytest.approx(mle["shape"], rel=0.10)
     assert pdata["origin"].startswith("reconstructed from a digitised curve (Guyot")
     assert pdata["km_median_ci95"][0] == pytest.approx(true_median, rel=0.05)
+
+
+def test_all_censored_patient_data_fails_at_once_naming_file_and_field(compiled_summary):
+    """C08a: 48 patients, no events. The analysis stops before any fit with an InputError that
+    names the CSV and the field (it used to overflow in the MLE and exit 3 without a word)."""
+    from analysis.errors import InputError
+
+    before = CompiledModel.compilations
+    path = Path(__file__).parent / "fixtures" / "degenerate" / "C08a_all_censored.toml"
+    with pytest.raises(InputError, match="no events: every patient is censored") as info:
+        analyse_pfs(load_trial(path), seed=1, compiled={"pfs_summary": compiled_summary})
+    assert "C08a_all_censored.csv" in str(info.value) and "'event'" in str(info.value)
+    assert CompiledModel.compilations == before
+
+
+def test_patient_data_with_events_at_time_zero(tmp_path, compiled_summary):
+    """Two events at time 0 in patient data are analysed (interval-censored before the first
+    assessment): the MLE matches the independent interval-censored fit and the assumption is
+    listed."""
+    from lifelines import WeibullFitter
+
+    df = load_larynx()
+    time = np.r_[0.0, 0.0, df["time"].to_numpy(float) * 12]
+    event = np.r_[1, 1, df["death"].to_numpy(int)]
+    pd.DataFrame({"time": time, "event": event}).to_csv(tmp_path / "ipd.csv", index=False)
+    trial = _seed_trial_with_pfs_data(
+        tmp_path, 'patient_data = { path = "ipd.csv", source = "larynx + 2 events at 0, test" }'
+    )
+    res = analyse_pfs(trial, seed=2, compiled={"pfs_summary": compiled_summary})
+    pdata = res.results["patient_data"]
+    assert pdata["patients"] == 92 and pdata["events_at_time_zero"] == 2
+    t1 = time[time > 0].min()
+    lower = np.where(time == 0, 0.0, time)
+    upper = np.where(time == 0, t1, np.where(event == 1, time, np.inf))
+    wf = WeibullFitter().fit_interval_censoring(lower, upper)
+    assert pdata["mle"]["shape"] == pytest.approx(wf.rho_, rel=1e-4)
+    assert pdata["mle"]["scale"] == pytest.approx(wf.lambda_, rel=1e-4)
+    post = pdata["posterior"]["vague"]
+    assert post["median_months"]["median"] == pytest.approx(pdata["mle"]["median"], rel=0.05)
+    assert any("interval-censored in (0," in a for a in res.assumptions)

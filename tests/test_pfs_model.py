@@ -12,6 +12,7 @@ from lifelines.datasets import load_lung
 from scipy import optimize, stats
 
 from analysis.fitting import CompiledModel
+from analysis.pfs import weibull_mle_censored
 from analysis.survival import weibull_mle
 from models.pfs import (
     LN2,
@@ -21,6 +22,7 @@ from models.pfs import (
     SHAPE,
     build_patient_model,
     build_summary_model,
+    patient_data,
     prior_data,
     summary_loglik,
     summary_loglik_graph,
@@ -140,3 +142,63 @@ def test_patient_model_samples_near_mle():
     assert post_k == pytest.approx(mle["shape"], rel=0.03)
     with pm.Model():
         pass
+
+
+# --- Events at time 0 (issue 12 item 6) --------------------------------------------------------
+
+
+def _with_time_zero():
+    """Lung data (months) plus two events and one censoring recorded at time 0."""
+    time, event = _lung_months()
+    return np.r_[0.0, 0.0, 0.0, time], np.r_[1, 1, 0, event]
+
+
+def test_events_at_time_zero_are_interval_censored_before_the_first_assessment():
+    """Model log-likelihood = scipy: f(t) for events, S(t) for censored, F(t1) for each event
+    at 0 (t1 = smallest positive time); the patient censored at 0 adds nothing."""
+    time, event = _with_time_zero()
+    model = build_patient_model(time, event)
+    logp = model.compile_logp(vars=[model["pfs_observed"]], jacobian=False)
+    m, k = 9.0, 1.3
+    lam = m / LN2 ** (1 / k)
+    dist = stats.weibull_min(k, scale=lam)
+    pos = time > 0
+    t1 = time[pos].min()
+    ref = (
+        dist.logpdf(time[pos & (event == 1)]).sum()
+        + dist.logsf(time[pos & (event == 0)]).sum()
+        + 2 * dist.logcdf(t1)
+    )
+    point = {"median_pfs_log__": np.log(m), "weibull_shape_log__": np.log(k)}
+    assert logp(point) == pytest.approx(ref, rel=1e-10)
+    data = patient_data(time, event)
+    assert data["events_at_zero"] == 2 and data["censored_at_zero_dropped"] == 1
+    assert data["pfs_time"].size == time.size - 1 and np.all(data["pfs_time"] > 0)
+
+
+def test_mle_with_events_at_zero_matches_lifelines_interval_censoring():
+    """weibull_mle_censored = lifelines' WeibullFitter on the same intervals: exact events
+    [t, t], censored [t, inf), events at 0 (0, t1]; lifelines' S(t) = exp(-(t/lambda)^rho)."""
+    from lifelines import WeibullFitter
+
+    time, event = _with_time_zero()
+    ours = weibull_mle_censored(time, event)
+    keep = ~((time == 0) & (event == 0))
+    t, e = time[keep], event[keep]
+    t1 = t[t > 0].min()
+    lower = np.where(t == 0, 0.0, t)
+    upper = np.where(t == 0, t1, np.where(e == 1, t, np.inf))
+    wf = WeibullFitter().fit_interval_censoring(lower, upper)
+    assert ours["scale"] == pytest.approx(wf.lambda_, rel=1e-4)
+    assert ours["shape"] == pytest.approx(wf.rho_, rel=1e-4)
+    assert ours["loglik"] == pytest.approx(wf.log_likelihood_, rel=1e-6)
+    # Ignoring the two early events (the old behaviour dropped them) moves the shape visibly.
+    dropped = weibull_mle(t[t > 0], e[t > 0])
+    assert abs(dropped["shape"] - ours["shape"]) > 1e-3
+
+
+def test_patient_data_without_events_is_refused():
+    with pytest.raises(ValueError, match="no events: every patient is censored"):
+        patient_data([3.0, 4.0, 5.0], [0, 0, 0])
+    with pytest.raises(ValueError, match=">= 0"):
+        patient_data([-1.0, 4.0], [1, 0])
