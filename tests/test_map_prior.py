@@ -599,9 +599,9 @@ def test_simulation_recovers_between_trial_sd(as_fit) -> None:
 def test_simulation_recovers_between_trial_sd_long(as_fit) -> None:
     """400 corpora: tau coverage within 0.92-0.98, trial-rate coverage within 0.93-0.97.
 
-    Run on 2026-12 (seed 16, about 80 s): tau coverage 0.9625 (385/400), mean posterior median
-    of tau 0.530, trial-rate coverage 0.943 (of 3,200), no divergences. The short version
-    (seed 15, 40 corpora) gave 40/40, 0.475 and 0.944.
+    One run (seed 16, about 80 s on 2 shared cores): tau coverage 0.9625 (385/400), mean
+    posterior median of tau 0.530, trial-rate coverage 0.943 (of 3,200), no divergences. The
+    short version (seed 15, 40 corpora) gave 40/40, 0.475 and 0.944.
     """
     out = _tau_recovery(400, seed=16)
     assert 0.92 <= out["coverage"] <= 0.98
