@@ -660,7 +660,7 @@ def test_fuzzed_trial_files_are_rejected_cleanly_or_truly_valid(tmp_path, capsys
 
 def prepare_run(path: Path) -> None:
     """Everything ``run`` does before sampling, through the analyses' own functions."""
-    from analysis.adverse_events import _scenarios, sellke_bound
+    from analysis.adverse_events import _scenarios, sbb_calibration
     from analysis.burden_reduction import candidate_counts
     from analysis.pfs import _assumption_sets, _load_patient_data
     from analysis.run import selected_endpoints
@@ -683,7 +683,7 @@ def prepare_run(path: Path) -> None:
         for event in trial.adverse_events.by_prior_therapy.values():
             ends = rounding_interval(event.p_value.value)
             for end in ends:
-                sellke_bound(end)
+                sbb_calibration(end)
             coarsened_report(*ends, 1, scenarios[0].splits, test=scenarios[0].test)
 
 

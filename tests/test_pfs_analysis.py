@@ -170,14 +170,14 @@ def test_digitised_curve_path_end_to_end(tmp_path, compiled_summary):
 
 
 def test_all_censored_patient_data_fails_at_once_naming_file_and_field(compiled_summary):
-    """C08a: 48 patients, no events. The analysis stops before any fit with an InputError that
-    names the CSV and the field (it used to overflow in the MLE and exit 3 without a word)."""
+    """C08a: 48 patients, no events. Loading the trial stops, before any fit, with an InputError
+    that names the CSV and the field (it used to overflow in the MLE and exit 3 without a word)."""
     from analysis.errors import InputError
 
     before = CompiledModel.compilations
     path = Path(__file__).parent / "fixtures" / "degenerate" / "C08a_all_censored.toml"
-    with pytest.raises(InputError, match="no events: every patient is censored") as info:
-        analyse_pfs(load_trial(path), seed=1, compiled={"pfs_summary": compiled_summary})
+    with pytest.raises(InputError, match="all censored.*not identified") as info:
+        load_trial(path)
     assert "C08a_all_censored.csv" in str(info.value) and "'event'" in str(info.value)
     assert CompiledModel.compilations == before
 

@@ -207,7 +207,7 @@ def test_read_regular_file_caps_what_it_reads(tmp_path) -> None:
     [
         ("t,e\n1,1\n", "time", "missing column"),
         ("time,event\n1,1\nx,0\n", "time", "row 2: 'x' is not a finite number"),
-        ("time,event\n1,1\n-1,0\n", "time", "time -1 is not > 0"),
+        ("time,event\n1,1\n-1,0\n", "time", "time -1 is negative"),
         ("time,event\n1,1\n2,2\n", "event", "event 2 not 0/1"),
         ("time,event\n1,0\n2,0\n", "event", "all censored"),
         ("time,event\n" + "1,1\n" * 49, "time", "49 patients, more than the 48 enrolled"),
@@ -299,13 +299,13 @@ def test_handed_inputs_are_rejected_with_the_field_named(name, field, problem) -
 def test_one_rule_for_p_values_in_the_schema_and_the_model() -> None:
     """Every P the schema accepts has a rounding interval inside (0, 1] (what the model and the
     Sellke-Bayarri-Berger bound need); P = 1 would give [0.5, 1.5)."""
-    from analysis.adverse_events import sellke_bound
+    from analysis.adverse_events import sbb_calibration
     from analysis.tables import rounding_interval
 
     for p in (0.001, 0.03, 0.06, 0.5, 0.9, 0.99, 0.999):
         lo, hi = rounding_interval(p)
         assert 0 < lo < p < hi <= 1
-        sellke_bound(hi)
+        sbb_calibration(hi)
     with pytest.raises(ValueError, match=r"\(0, 1\)"):
         rounding_interval(1.0)
 
