@@ -99,11 +99,11 @@ def test_same_seed_same_numbers(result, compiled_summary):
 def _seed_trial_with_pfs_data(tmp_path: Path, pfs_line: str):
     """The seed trial file with one extra [pfs] line (patient data or a digitised curve) and
     only the primary PFS assumptions (one scenario, to keep the test fast). Enrolment is set to
-    the 90 larynx patients (more patients than enrolled are refused at load time)."""
+    100 (the 90 larynx patients and a few added ones; more patients than enrolled are refused)."""
     src = (
         Path(load_trial().path)
         .read_text()
-        .replace('value = 48\nsource = "abstract"', 'value = 90\nsource = "test"', 1)
+        .replace('value = 48\nsource = "abstract"', 'value = 100\nsource = "test"', 1)
         .replace(
             'association_with_prior_response = { value = "no association of PFS with tumor '
             'shrinkage or response to prior therapy", source = "abstract (no numbers given)" }',
@@ -189,7 +189,7 @@ def test_patient_data_with_events_at_time_zero(tmp_path, compiled_summary):
     from lifelines import WeibullFitter
 
     df = load_larynx()
-    time = np.r_[0.0, 0.0, df["time"].to_numpy(float) * 12]
+    time = np.r_[0.0, 0.0, df["time"].to_numpy(float) * LARYNX_TO_MONTHS]
     event = np.r_[1, 1, df["death"].to_numpy(int)]
     pd.DataFrame({"time": time, "event": event}).to_csv(tmp_path / "ipd.csv", index=False)
     trial = _seed_trial_with_pfs_data(
