@@ -1,41 +1,16 @@
-"""Reconstruction, frequentist side, fitting, diagnostics, comparison, planning and report.
+"""The analyses of :mod:`trial_reanalysis`, one sub-package per concern, in the order of the flow.
 
-The one public entry point of a whole reanalysis is :func:`analysis.run.run_analysis`; the command
-line (:mod:`analysis.cli`) is a thin layer over it.
+- ``trials``: trial files (schema version 2, migration of version 1), loading and validation;
+- ``reconstruction``: data compatible with what was printed (counts of a rate, 2x2 tables of a P
+  value, patient data of a digitised curve);
+- ``frequentist``: exact binomial tests and intervals, Simon designs, Kaplan-Meier;
+- ``inference``: sampling (the one place that samples), diagnostic gates, executors;
+- ``endpoints``: one analysis per endpoint kind (rate, time-to-event, group comparison);
+- ``planning``: priors and designs for a follow-up trial (follow-up priors, MAP priors,
+  single-stage and sequential designs);
+- ``report``: wording, tables, figures and the Markdown / HTML report;
+- ``studies``: the simulation studies that calibrate and validate the approximate models;
+- ``run`` (orchestration and atomic writing), ``outdir`` (output folders), ``cli``.
+
+The one public entry point of a whole reanalysis is :func:`analysis.run.run_analysis`.
 """
-
-import ctypes.util
-import os
-import tempfile
-from pathlib import Path
-
-# pytensor links BLAS only when told to; without a flag and without BLAS it warns on import.
-# Link the system BLAS when there is one, otherwise say "none" so pytensor uses its NumPy
-# fallback quietly (our samplers run through nutpie's numba backend). A user's own flag wins.
-if "PYTENSOR_FLAGS" not in os.environ:
-    _blas = ctypes.util.find_library("blas") and ctypes.util.find_library("lapack")
-    os.environ["PYTENSOR_FLAGS"] = "blas__ldflags=" + ("-lblas -llapack" if _blas else "")
-
-
-def _writable(folder: Path) -> bool:
-    """Whether files can be created in ``folder`` (tried: access() says yes to root anywhere)."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
-            return True
-    except OSError:
-        return False
-
-
-# ArviZ (on import), pytensor and matplotlib write caches under the home folder. Where it cannot
-# be written (a locked-down account, a read-only container), use a private folder under the
-# system's temporary folder instead of failing with a traceback. Users' own settings win.
-_home = Path(os.environ.get("HOME") or "~").expanduser()
-_cache = Path(os.environ.get("XDG_CACHE_HOME") or _home / ".cache")
-if not (_writable(_cache) and _writable(_home / ".pytensor")):
-    _fallback = Path(tempfile.gettempdir()) / f"trial-reanalysis-{os.getuid()}"
-    _fallback.mkdir(mode=0o700, exist_ok=True)
-    os.environ.setdefault("XDG_CACHE_HOME", str(_fallback / "cache"))
-    os.environ.setdefault("MPLCONFIGDIR", str(_fallback / "matplotlib"))
-    if "base_compiledir" not in os.environ["PYTENSOR_FLAGS"]:
-        os.environ["PYTENSOR_FLAGS"] += f",base_compiledir={_fallback / 'pytensor'}"

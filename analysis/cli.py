@@ -21,8 +21,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from analysis.constants import DEFAULT_SEED
-from analysis.errors import InputError, ReanalysisError
+from trial_reanalysis.analysis.constants import DEFAULT_SEED
+from trial_reanalysis.analysis.errors import InputError, ReanalysisError
 
 app = typer.Typer(
     help=(
@@ -85,11 +85,11 @@ def committed_figures_dir(
     By default only the default run (seed trial, default seed, every endpoint) does, so that a
     run with another seed or trial never changes the committed figures; ``refresh`` overrides.
     """
-    from analysis.trial import REPO_ROOT
+    from trial_reanalysis.analysis.paths import FIGURES_DIR
 
     if refresh is None:
         refresh = trial_file is None and seed == DEFAULT_SEED and not endpoints
-    folder = REPO_ROOT / "figures"
+    folder = FIGURES_DIR
     return folder if refresh and folder.is_dir() else None
 
 
@@ -145,7 +145,7 @@ def run(
     posteriors (netCDF) and figures (PNG) into --out."""
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from analysis.run import ENDPOINTS, RunConfig, run_analysis
+    from trial_reanalysis.analysis.run import ENDPOINTS, RunConfig, run_analysis
 
     for name in endpoint or []:
         if name not in ENDPOINTS:
@@ -194,8 +194,11 @@ def reconstruct_rate_command(
     """List every responders/evaluable whose estimate and 95 % CI reproduce a reported rate,
     under each interval method (exact, Wilson, Wilson with continuity correction, Jeffreys,
     Wald)."""
-    from analysis.reconstruction import candidates_as_records, reconstruct_rate
-    from analysis.validation import check_rate_arguments
+    from trial_reanalysis.analysis.reconstruction.rates import (
+        candidates_as_records,
+        reconstruct_rate,
+    )
+    from trial_reanalysis.analysis.trials.validation import check_rate_arguments
 
     warning = check_rate_arguments(percent, ci, max_n)
     if decimals < 0:
@@ -238,8 +241,8 @@ def reconstruct_table_command(
 ) -> None:
     """List every 2x2 table (events of n_bev, events of n_sun) whose P value rounds to the
     reported one, in the reported direction."""
-    from analysis.tables import GROUPS, TESTS, compatible_tables
-    from analysis.validation import check_table_arguments
+    from trial_reanalysis.analysis.reconstruction.tables import GROUPS, TESTS, compatible_tables
+    from trial_reanalysis.analysis.trials.validation import check_table_arguments
 
     check_table_arguments(p_value, n_bev, n_sun)
     if more_frequent_after not in GROUPS:
@@ -282,8 +285,8 @@ def reconstruct_km_command(
     ] = False,
 ) -> None:
     """Reconstruct pseudo patient data from a digitised Kaplan-Meier curve (Guyot et al. 2012)."""
-    from analysis.survival import reconstruct_curve_files
-    from analysis.validation import read_digitised_curve
+    from trial_reanalysis.analysis.reconstruction.curves import reconstruct_curve_files
+    from trial_reanalysis.analysis.trials.validation import read_digitised_curve
 
     if total_events is not None and total_events < 0:
         raise InputError("--total-events", "total-events", "must be a non-negative integer")
@@ -339,8 +342,8 @@ def plan(
     power (enumeration), assurance and prior predictive distribution, Simon designs beside them.
     PFS (--endpoint pfs --threshold-months T): probability that the trial's KM median exceeds T,
     by seeded simulation of 10^4 trials under the exported prior."""
-    from analysis.planning import plan_command
-    from analysis.validation import check_plan_arguments
+    from trial_reanalysis.analysis.planning.plan import plan_command
+    from trial_reanalysis.analysis.trials.validation import check_plan_arguments
 
     check_plan_arguments(
         n=n,
@@ -371,7 +374,7 @@ def plan(
 @handles_errors
 def validate(trial_file: Annotated[Path, typer.Argument(help="Trial file to check.")]) -> None:
     """Check a trial file and say what is wrong (exit code 2) or that it is valid."""
-    from analysis.trial import load_trial
+    from trial_reanalysis.analysis.trials.load import load_trial
 
     loaded = load_trial(trial_file)
     out.print(f"{escape(str(trial_file))}: valid (schema version {loaded.trial.schema_version})")
@@ -384,7 +387,7 @@ def schema(
     ] = None,
 ) -> None:
     """Print (or write) the JSON schema of the trial-file format."""
-    from analysis.trial import trial_json_schema
+    from trial_reanalysis.analysis.trials.load import trial_json_schema
 
     text = json.dumps(trial_json_schema(), indent=2) + "\n"
     if out_file is None:
@@ -452,7 +455,7 @@ def design(
     posterior (Thall-Simon), predictive (Lee-Liu) and bop2 (Zhou-Lee-Yuan) are calibrated on a
     grid to type I error <= --alpha with maximum power; simon prints Simon's optimal and minimax
     designs for --alpha and --power."""
-    from analysis import sequential as seq
+    from trial_reanalysis.analysis.planning import sequential as seq
 
     if method not in seq.METHODS:
         raise InputError("--method", method, f"choose from {', '.join(seq.METHODS)}")
@@ -549,5 +552,5 @@ def design(
             )
 
 
-if __name__ == "__main__":  # python -m analysis.cli
+if __name__ == "__main__":  # python -m trial_reanalysis.analysis.cli
     app()

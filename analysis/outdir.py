@@ -34,7 +34,7 @@ import signal
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from analysis.errors import InputError, ReanalysisError
+from trial_reanalysis.analysis.errors import InputError, ReanalysisError
 
 MANIFEST = ".reanalysis-manifest.json"
 MARKER = ".reanalysis-incomplete"  # inside temporary and backup folders: "this package made me"

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from analysis.trial import REPO_ROOT
+from trial_reanalysis.analysis.paths import PACKAGE_ROOT as REPO_ROOT
 
 
 def _git(*args: str) -> str:

@@ -25,9 +25,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from analysis.constants import DEFAULT_SEED, INTERVAL_LEVEL, RESULTS_SCHEMA_VERSION
-from analysis.executors import process_pool
-from analysis.outdir import (
+from trial_reanalysis.analysis.constants import DEFAULT_SEED, INTERVAL_LEVEL, RESULTS_SCHEMA_VERSION
+from trial_reanalysis.analysis.inference.executors import process_pool
+from trial_reanalysis.analysis.outdir import (
     check_output_dir,
     clean_stale,
     make_staging_dir,
@@ -35,24 +35,28 @@ from analysis.outdir import (
     swap_into_place,
     write_manifest,
 )
-from analysis.provenance import git_commit, jsonable
-from analysis.trial import LoadedTrial, load_trial
+from trial_reanalysis.analysis.provenance import git_commit, jsonable
+from trial_reanalysis.analysis.trials.load import LoadedTrial, load_trial
 
 if TYPE_CHECKING:  # kept out of start-up: the worker processes import the heavy stack
     import pandas as pd
     from matplotlib.figure import Figure
 
-    from analysis.endpoint import EndpointResult
+    from trial_reanalysis.analysis.endpoints.base import EndpointResult
 
 #: Endpoint name -> (module, function, trial section that enables it). Imported lazily.
 ENDPOINTS: dict[str, tuple[str, str, str]] = {
     "burden_reduction": (
-        "analysis.burden_reduction",
+        "trial_reanalysis.analysis.endpoints.rate",
         "analyse_burden_reduction",
         "burden_reduction",
     ),
-    "pfs": ("analysis.pfs", "analyse_pfs", "pfs"),
-    "adverse_events": ("analysis.adverse_events", "analyse_adverse_events", "adverse_events"),
+    "pfs": ("trial_reanalysis.analysis.endpoints.time_to_event", "analyse_pfs", "pfs"),
+    "adverse_events": (
+        "trial_reanalysis.analysis.endpoints.comparison",
+        "analyse_adverse_events",
+        "adverse_events",
+    ),
 }
 
 #: Rough share of the run's time per endpoint, to start the longest first in the worker pool.
@@ -128,7 +132,7 @@ def selected_endpoints(loaded: LoadedTrial, wanted: tuple[str, ...] | None) -> l
         InputError: an asked-for endpoint is unknown or not described by the trial file (checked
             before any work, so ``run --endpoint pfs`` on a file without [pfs] exits 2).
     """
-    from analysis.errors import InputError
+    from trial_reanalysis.analysis.errors import InputError
 
     names = [
         name
@@ -223,7 +227,7 @@ def _analyse_and_write_all(
     tell("writing outputs", n_steps - 1, n_steps)
     output = RunOutput(results=results, endpoints=endpoints, out_dir=out)
     if followup and "burden_reduction" in followup:
-        from analysis.planning import planning_overview
+        from trial_reanalysis.analysis.planning.plan import planning_overview
 
         design = loaded.trial.design
         table, figure = planning_overview(
@@ -266,7 +270,7 @@ def _analyse_and_write(
     analyse = getattr(importlib.import_module(module), function)
     result = analyse(loaded, seed=seed, allow_failed=allow_failed)
     if result.primary_draws:
-        from analysis.followup import followup_priors
+        from trial_reanalysis.analysis.planning.followup import followup_priors
 
         result.followup = followup_priors(result.primary_draws)
     _write_endpoint_files(Path(out), result)
@@ -333,7 +337,9 @@ def _copy_figures(source: Path, figures: Path) -> None:
 
 def _write_endpoint_files(tmp: Path, e: EndpointResult) -> None:
     """An endpoint's posteriors (netCDF) and figures (PNG, with the trace/rank appendix)."""
-    from analysis import plots, report  # heavy (jinja2, matplotlib): imported when writing
+    # heavy (jinja2, matplotlib): imported when writing
+    from trial_reanalysis.analysis.report import plots
+    from trial_reanalysis.analysis.report import render as report
 
     for stem, idata in e.posteriors.items():  # netCDF4 writes twice as fast as h5netcdf here
         idata.to_netcdf(str(tmp / "posteriors" / f"{stem}.nc"), engine="netcdf4")
@@ -348,7 +354,7 @@ def _write_endpoint_files(tmp: Path, e: EndpointResult) -> None:
 
 def _write_run_files(tmp: Path, output: RunOutput, loaded: LoadedTrial, config: RunConfig) -> None:
     """Everything but the endpoints' own files: results.json, tables, follow-up, report."""
-    from analysis import report
+    from trial_reanalysis.analysis.report import render as report
 
     (tmp / "results.json").write_text(dumps_results(output.results))
     for e in output.endpoints:
@@ -357,7 +363,7 @@ def _write_run_files(tmp: Path, output: RunOutput, loaded: LoadedTrial, config: 
         for stem, table in e.tables.items():
             table.to_csv(tmp / "tables" / f"{stem}.csv", index=False)
     if output.results.get("followup_priors"):
-        from analysis.followup import write_followup_priors
+        from trial_reanalysis.analysis.planning.followup import write_followup_priors
 
         write_followup_priors(output.results["followup_priors"], tmp / "followup_priors.json")
     if output.planning_table is not None:

@@ -4,18 +4,23 @@ from __future__ import annotations
 
 from lifelines.datasets import load_lung
 
-from analysis.pfs_calibration import dirichlet_alpha
-from analysis.tables import rounding_interval
-from analysis.trial import load_trial
-from models.adverse_events import (
+from trial_reanalysis.analysis.reconstruction.tables import rounding_interval
+from trial_reanalysis.analysis.studies.pfs_calibration import dirichlet_alpha
+from trial_reanalysis.analysis.trials.load import load_trial
+from trial_reanalysis.models.comparison import (
     AE_PRIORS,
     build_adverse_events_model,
     coarsened_report,
     model_data,
 )
-from models.pfs import PFS_PRIORS, build_patient_model, build_summary_model, summary_data
-from models.pfs import prior_data as pfs_prior_data
-from models.priors import primary
+from trial_reanalysis.models.priors import primary
+from trial_reanalysis.models.time_to_event import (
+    PFS_PRIORS,
+    build_patient_model,
+    build_summary_model,
+    summary_data,
+)
+from trial_reanalysis.models.time_to_event import prior_data as pfs_prior_data
 
 DAYS_PER_MONTH = 30.4375
 

@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import analysis  # noqa: E402,F401  (sets the pytensor BLAS flag before pymc loads)
+import trial_reanalysis  # noqa: E402,F401  (sets the pytensor BLAS flag before pymc loads)
 
 
 def _tree_rss_mib(root: int) -> float:
@@ -139,7 +139,7 @@ class ModelCase:
 
 def model_cases() -> list[ModelCase]:
     """The package's models with the seed trial's primary data."""
-    from models.burden_reduction import (
+    from trial_reanalysis.models.rate import (
         build_burden_reduction_model,
         burden_reduction_priors,
         model_data,
@@ -165,7 +165,7 @@ def bench_models(quick: bool) -> list[str]:
     import arviz as az
     import pymc as pm
 
-    from analysis.fitting import CompiledModel
+    from trial_reanalysis.analysis.inference.fitting import CompiledModel
 
     lines = [
         "| model | sampler | compile (s) | sampling (s) | min bulk ESS | ESS/s (sampling) |",
@@ -211,9 +211,9 @@ def bench_models(quick: bool) -> list[str]:
 
 def bench_sensitivity_grid(facts: dict[str, float]) -> list[str]:
     """Cost of 1, 4, 16, 64 refits of one compiled model (priors x data), compilations counted."""
-    from analysis.burden_reduction import compiled_model
-    from analysis.fitting import CompiledModel, derive_seed
-    from models.burden_reduction import burden_reduction_priors, model_data
+    from trial_reanalysis.analysis.endpoints.rate import compiled_model
+    from trial_reanalysis.analysis.inference.fitting import CompiledModel, derive_seed
+    from trial_reanalysis.models.rate import burden_reduction_priors, model_data
 
     compiled = compiled_model()
     before = CompiledModel.compilations
@@ -240,7 +240,7 @@ def bench_throughput() -> list[str]:
     """Exact OC grid (10^5 designs) and P-value enumeration (every split 12/36..36/12)."""
     import numpy as np
 
-    from analysis.planning import oc_grid
+    from trial_reanalysis.analysis.planning.plan import oc_grid
 
     lines = ["| computation | size | wall time (s) |", "|---|---|---|"]
     ns = np.arange(10, 110)
@@ -267,7 +267,7 @@ def bench_throughput() -> list[str]:
         f"designs | {time.perf_counter() - t0:.2f} |"
     )
     try:
-        from analysis.tables import p_value_grid
+        from trial_reanalysis.analysis.reconstruction.tables import p_value_grid
     except ImportError:
         return lines
     for test in ("fisher", "chi2"):

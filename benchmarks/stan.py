@@ -14,7 +14,8 @@ The Stan programs in ``benchmarks/stan/`` are line-for-line equivalents of the P
 
 For each model, ``benchmarks/stan/run_stan.R`` compiles with rstan and samples 4 chains x 1000 draws
 after 1000 warmup (``cores = 2``), timing ``stan_model`` and ``sampling`` separately; the package
-compiles the same model with :class:`analysis.fitting.CompiledModel` (nutpie) and fits it twice
+compiles the same model with :class:`analysis.inference.fitting.CompiledModel` (nutpie) and fits it
+twice
 (the first fit pays nutpie's one-off set-up; the second is the steady-state cost of a refit). Min
 bulk ESS comes from arviz for both. Posterior means and 2.5 %/97.5 % quantiles of the shared
 parameters must agree within 3 * sqrt(mcse_rstan^2 + mcse_nutpie^2). R and rstan are needed only
@@ -40,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import analysis  # noqa: E402,F401  (sets the pytensor BLAS flag before pymc loads)
+import trial_reanalysis  # noqa: E402,F401  (sets the pytensor BLAS flag before pymc loads)
 
 STAN_DIR = Path(__file__).resolve().with_name("stan")
 R_SCRIPT = STAN_DIR / "run_stan.R"
@@ -64,8 +65,8 @@ class Case:
 
 
 def _pfs_prior_data() -> dict[str, float]:
-    from models.pfs import PFS_PRIORS, prior_data
-    from models.priors import primary
+    from trial_reanalysis.models.priors import primary
+    from trial_reanalysis.models.time_to_event import PFS_PRIORS, prior_data
 
     return {k: float(v) for k, v in prior_data(primary(PFS_PRIORS)).items()}
 
@@ -75,9 +76,19 @@ def cases() -> list[Case]:
     import numpy as np
     from lifelines.datasets import load_lung
 
-    from analysis.pfs_calibration import dirichlet_alpha
-    from models.burden_reduction import RATE, build_burden_reduction_model, burden_reduction_priors
-    from models.pfs import MEDIAN, SCALE, SHAPE, build_patient_model, build_summary_model
+    from trial_reanalysis.analysis.studies.pfs_calibration import dirichlet_alpha
+    from trial_reanalysis.models.rate import (
+        RATE,
+        build_burden_reduction_model,
+        burden_reduction_priors,
+    )
+    from trial_reanalysis.models.time_to_event import (
+        MEDIAN,
+        SCALE,
+        SHAPE,
+        build_patient_model,
+        build_summary_model,
+    )
 
     uniform = burden_reduction_priors()["uniform"]
     beta_binomial = Case(
@@ -211,7 +222,11 @@ def _packed(chain_times: list[float]) -> float:
 
 def run_nutpie(case: Case) -> dict[str, Any]:
     """Compile the PyMC model once with nutpie, fit it twice (first fit, then a refit)."""
-    from analysis.fitting import CompiledModel, SamplerSettings, derive_seed
+    from trial_reanalysis.analysis.inference.fitting import (
+        CompiledModel,
+        SamplerSettings,
+        derive_seed,
+    )
 
     settings = SamplerSettings(draws=DRAWS, tune=WARMUP, chains=CHAINS)
     model = case.build()

@@ -2,12 +2,12 @@
 
 import pytest
 
-import analysis  # noqa: F401  (sets PYTENSOR_FLAGS before any test imports pymc)
+import trial_reanalysis  # noqa: F401  (sets PYTENSOR_FLAGS before any test imports pymc)
 
 
 @pytest.fixture(scope="session")
 def compiled_summary():
     """The PFS summary model, compiled once per test session and shared by every PFS test."""
-    from analysis.pfs import compiled_summary_model
+    from trial_reanalysis.analysis.endpoints.time_to_event import compiled_summary_model
 
     return compiled_summary_model()

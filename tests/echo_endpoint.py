@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from analysis.endpoint import EndpointResult, comparison_frame
+from trial_reanalysis.analysis.endpoints.base import EndpointResult, comparison_frame
 
 
 def analyse(loaded, *, seed: int, allow_failed: bool) -> EndpointResult:

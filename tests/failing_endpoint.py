@@ -1,7 +1,7 @@
 """An endpoint analysis that fails its gates at once: lets tests check how a run handles an error
 raised in a worker process (imported by name there, so it must live in an importable module)."""
 
-from analysis.errors import DiagnosticsError
+from trial_reanalysis.analysis.errors import DiagnosticsError
 
 
 def analyse(loaded, *, seed: int, allow_failed: bool):

@@ -8,13 +8,17 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from analysis.adverse_events import analyse_adverse_events, compiled_model, sbb_calibration
-from analysis.ae_validation import SbcSettings, run_sbc
-from analysis.endpoint import COMPARISON_COLUMNS, SENSITIVITY_COLUMNS
-from analysis.fitting import SamplerSettings
-from analysis.tables import compatible_tables
-from analysis.trial import load_trial
-from models.adverse_events import (
+from trial_reanalysis.analysis.endpoints.base import COMPARISON_COLUMNS, SENSITIVITY_COLUMNS
+from trial_reanalysis.analysis.endpoints.comparison import (
+    analyse_adverse_events,
+    compiled_model,
+    sbb_calibration,
+)
+from trial_reanalysis.analysis.inference.fitting import SamplerSettings
+from trial_reanalysis.analysis.reconstruction.tables import compatible_tables
+from trial_reanalysis.analysis.studies.ae_validation import SbcSettings, run_sbc
+from trial_reanalysis.analysis.trials.load import load_trial
+from trial_reanalysis.models.comparison import (
     AE_PRIORS,
     LOG_OR_GRID,
     build_adverse_events_model,
@@ -46,7 +50,7 @@ def test_baseline_quadrature_matches_adaptive_integration(key):
     compatible cell of the seed report (uniform 12-36 split, Fisher), at several log ORs."""
     from scipy import integrate
 
-    from models.adverse_events import marginal_cell_log_likelihood
+    from trial_reanalysis.models.comparison import marginal_cell_log_likelihood
 
     event = load_trial().trial.adverse_events.by_prior_therapy[key]
     sign = 1 if event.more_frequent_after.value == "bevacizumab" else -1

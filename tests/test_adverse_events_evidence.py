@@ -15,16 +15,16 @@ import pytest
 from scipy import integrate, optimize, stats
 from scipy.special import expit
 
-from analysis.adverse_events import (
+from trial_reanalysis.analysis.endpoints.comparison import (
     analyse_adverse_events,
     evidence_sentence,
     plot_evidence,
     sbb_calibration,
 )
-from analysis.errors import InputError
-from analysis.fitting import SamplerSettings
-from analysis.trial import load_trial
-from models.adverse_events import (
+from trial_reanalysis.analysis.errors import InputError
+from trial_reanalysis.analysis.inference.fitting import SamplerSettings
+from trial_reanalysis.analysis.trials.load import load_trial
+from trial_reanalysis.models.comparison import (
     AE_PRIORS,
     report_evidence,
     report_from_counts,

@@ -1,10 +1,11 @@
-"""The stored long SBC of the adverse-event model (python -m analysis.ae_validation)."""
+"""The stored long SBC of the adverse-event model (python -m
+trial_reanalysis.analysis.studies.ae_validation)."""
 
 import json
 
 import pytest
 
-from analysis.ae_validation import SBC_PATH
+from trial_reanalysis.analysis.studies.ae_validation import SBC_PATH
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +29,7 @@ def test_stored_sbc_is_calibrated(stored):
 def test_stored_sbc_is_of_the_current_model(stored):
     """The stored study used this model's quadrature and likelihood table, and its fits passed
     their gates (a study of an older model, or of fits that failed the gates, must be rerun)."""
-    from models.adverse_events import BASELINE_NODES, LOG_OR_GRID
+    from trial_reanalysis.models.comparison import BASELINE_NODES, LOG_OR_GRID
 
     model = stored["provenance"].get("model", {})
     assert model.get("baseline_quadrature_nodes") == len(BASELINE_NODES)
@@ -40,7 +41,7 @@ def test_stored_sbc_is_of_the_current_model(stored):
 def test_full_sbc_rerun(tmp_path):
     """The long study (1,000 replicates, about 3 minutes on 2 cores): `make validate` reruns and
     stores it."""
-    from analysis.ae_validation import main
+    from trial_reanalysis.analysis.studies.ae_validation import main
 
     assert main(["--sims", "1000", "--batch", "8", "--processes", "2"]) == 0
     rerun = json.loads(SBC_PATH.read_text())

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-from analysis.burden_reduction import (
+from trial_reanalysis.analysis.endpoints.rate import (
     Counts,
     analyse_burden_reduction,
     bayes_factor_text,
@@ -18,12 +18,13 @@ from analysis.burden_reduction import (
     evidence_words,
     posterior_summary,
 )
-from analysis.diagnostics import check_diagnostics
-from analysis.fitting import CompiledModel, derive_seed
-from analysis.frequentist import exact_binomial_test
-from analysis.plots import plot_rate_posteriors
-from analysis.trial import load_trial
-from models.burden_reduction import (
+from trial_reanalysis.analysis.frequentist.binomial import exact_binomial_test
+from trial_reanalysis.analysis.inference.diagnostics import check_diagnostics
+from trial_reanalysis.analysis.inference.fitting import CompiledModel, derive_seed
+from trial_reanalysis.analysis.report.plots import plot_rate_posteriors
+from trial_reanalysis.analysis.trials.load import load_trial
+from trial_reanalysis.models.priors import PriorScenario, primary
+from trial_reanalysis.models.rate import (
     RATE,
     beta_hdi,
     build_burden_reduction_model,
@@ -31,7 +32,6 @@ from models.burden_reduction import (
     exact_posterior,
     model_data,
 )
-from models.priors import PriorScenario, primary
 
 PRIORS = burden_reduction_priors()
 CANDIDATES = [(14, 47), (13, 44)]

@@ -7,7 +7,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from analysis.cli import app
+from trial_reanalysis.analysis.cli import app
 
 runner = CliRunner()
 

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from analysis.trials.v2 import Landmark, TrialV2
+from trial_reanalysis.analysis.trials.v2 import Landmark, TrialV2
 
 ROOT = Path(__file__).resolve().parents[1]
 TRIALS = ROOT / "data" / "trials"

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from analysis.burden_reduction import compiled_model
-from analysis.diagnostics import GATES, check_diagnostics, fit_with_gates
-from analysis.errors import DiagnosticsError
-from analysis.fitting import SamplerSettings, derive_seed
-from models.burden_reduction import burden_reduction_priors, model_data
+from trial_reanalysis.analysis.endpoints.rate import compiled_model
+from trial_reanalysis.analysis.errors import DiagnosticsError
+from trial_reanalysis.analysis.inference.diagnostics import GATES, check_diagnostics, fit_with_gates
+from trial_reanalysis.analysis.inference.fitting import SamplerSettings, derive_seed
+from trial_reanalysis.models.rate import burden_reduction_priors, model_data
 
 DATA = model_data(14, 47, burden_reduction_priors()["uniform"])
 TOO_SHORT = SamplerSettings(draws=40, tune=40, chains=2)  # ESS cannot reach 400
@@ -48,8 +48,8 @@ def test_seeds_are_stable_and_label_dependent() -> None:
 def test_run_stops_on_failed_gates_and_flags_them_in_red_when_allowed(tmp_path, monkeypatch):
     """End to end: impossible gates make every fit fail; the run raises (nothing written) unless
     failures are allowed, and then the report carries the red warning and the failing rows."""
-    from analysis import diagnostics
-    from analysis.run import RunConfig, run_analysis
+    from trial_reanalysis.analysis.inference import diagnostics
+    from trial_reanalysis.analysis.run import RunConfig, run_analysis
 
     monkeypatch.setattr(diagnostics, "GATES", diagnostics.Gates(ess_min=1e9))
     out = tmp_path / "out"

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from analysis import pfs_validation as pv
-from analysis.executors import map_tasks
+from trial_reanalysis.analysis.inference.executors import map_tasks
+from trial_reanalysis.analysis.studies import pfs_validation as pv
 
 
 def seeded_task(seed: int) -> list[float]:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-from analysis.followup import (
+from trial_reanalysis.analysis.planning.followup import (
     BetaMixture,
     beta_ess,
     beta_moment_match,

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from analysis.frequentist import (
+from trial_reanalysis.analysis.frequentist.binomial import (
     SIMON_SETTINGS,
     SimonDesign,
     exact_binomial_test,

@@ -29,9 +29,9 @@ import pytest
 from rich.errors import MarkupError
 from typer.testing import CliRunner
 
-from analysis.cli import app
-from analysis.errors import InputError
-from analysis.trial import DEFAULT_TRIAL, load_trial
+from trial_reanalysis.analysis.cli import app
+from trial_reanalysis.analysis.errors import InputError
+from trial_reanalysis.analysis.trials.load import DEFAULT_TRIAL, load_trial
 
 FIXTURES = Path(__file__).parent / "fixtures" / "cases"
 SEED_DOC = tomllib.loads(DEFAULT_TRIAL.read_text())
@@ -660,13 +660,16 @@ def test_fuzzed_trial_files_are_rejected_cleanly_or_truly_valid(tmp_path, capsys
 
 def prepare_run(path: Path) -> None:
     """Everything ``run`` does before sampling, through the analyses' own functions."""
-    from analysis.adverse_events import _scenarios, sbb_calibration
-    from analysis.burden_reduction import candidate_counts
-    from analysis.pfs import _assumption_sets, _load_patient_data
-    from analysis.run import selected_endpoints
-    from analysis.tables import rounding_interval
-    from models.adverse_events import coarsened_report
-    from models.pfs import summary_data
+    from trial_reanalysis.analysis.endpoints.comparison import _scenarios, sbb_calibration
+    from trial_reanalysis.analysis.endpoints.rate import candidate_counts
+    from trial_reanalysis.analysis.endpoints.time_to_event import (
+        _assumption_sets,
+        _load_patient_data,
+    )
+    from trial_reanalysis.analysis.reconstruction.tables import rounding_interval
+    from trial_reanalysis.analysis.run import selected_endpoints
+    from trial_reanalysis.models.comparison import coarsened_report
+    from trial_reanalysis.models.time_to_event import summary_data
 
     loaded = load_trial(path)
     names = selected_endpoints(loaded, None)

@@ -13,16 +13,16 @@ import pytest
 from lifelines.datasets import load_gbsg2, load_leukemia, load_lung
 from typer.testing import CliRunner
 
-from analysis.cli import app
-from analysis.errors import InputError
-from analysis.survival import (
+from trial_reanalysis.analysis.cli import app
+from trial_reanalysis.analysis.errors import InputError
+from trial_reanalysis.analysis.frequentist.survival import kaplan_meier
+from trial_reanalysis.analysis.reconstruction.curve_checks import check_against_report
+from trial_reanalysis.analysis.reconstruction.curves import (
     RISE_TOLERANCE,
     clean_curve,
-    kaplan_meier,
     reconstruct_curve,
     reconstruct_km,
 )
-from analysis.survival_checks import check_against_report
 
 CURVES = Path(__file__).parent / "fixtures" / "curves"
 B1_CURVE, B1_RISK = CURVES / "B1_bonner_radio_curve_raw.csv", CURVES / "B1_bonner_radio_atrisk.csv"

@@ -31,9 +31,13 @@ import pymc as pm
 import pytest
 from scipy import integrate, optimize, signal, special, stats
 
-from analysis.fitting import CompiledModel, SamplerSettings
-from analysis.followup import BetaMixture, build_pymc_prior, robust_mixture
-from analysis.map_prior import (
+from trial_reanalysis.analysis.inference.fitting import CompiledModel, SamplerSettings
+from trial_reanalysis.analysis.planning.followup import (
+    BetaMixture,
+    build_pymc_prior,
+    robust_mixture,
+)
+from trial_reanalysis.analysis.planning.map_prior import (
     NormalMixture,
     conflict_check,
     fit_map_median,
@@ -50,8 +54,8 @@ from analysis.map_prior import (
     robust_normal_mixture,
     tau_sensitivity,
 )
-from analysis.provenance import jsonable
-from models.map_prior import (
+from trial_reanalysis.analysis.provenance import jsonable
+from trial_reanalysis.models.map_prior import (
     TAU_UNIT,
     build_map_rate_model,
     log_median_se,
@@ -556,7 +560,7 @@ def test_tau_sensitivity_refits_without_recompiling(as_fit) -> None:
 
 def _tau_recovery(n_sets: int, seed: int) -> dict[str, float]:
     """Simulate n_sets corpora of 8 trials of 100 patients, logit p_i ~ N(logit 0.3, 0.5^2)."""
-    from analysis.map_prior import compiled_rate_model
+    from trial_reanalysis.analysis.planning.map_prior import compiled_rate_model
 
     compiled = compiled_rate_model(8, 4)
     settings = SamplerSettings(draws=500, tune=500, chains=2, target_accept=0.95)

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-import analysis.run
-from analysis.errors import InputError
-from analysis.outdir import (
+import trial_reanalysis.analysis.run
+from trial_reanalysis.analysis.errors import InputError
+from trial_reanalysis.analysis.outdir import (
     MANIFEST,
     MARKER,
     OutputBusyError,
@@ -26,8 +26,9 @@ from analysis.outdir import (
     swap_into_place,
     write_manifest,
 )
-from analysis.run import RunConfig, run_analysis
-from analysis.trial import DEFAULT_TRIAL, REPO_ROOT
+from trial_reanalysis.analysis.paths import PACKAGE_ROOT as REPO_ROOT
+from trial_reanalysis.analysis.run import RunConfig, run_analysis
+from trial_reanalysis.analysis.trials.load import DEFAULT_TRIAL
 
 ECHO = ("tests.echo_endpoint", "analyse", "adverse_events")
 
@@ -35,7 +36,11 @@ ECHO = ("tests.echo_endpoint", "analyse", "adverse_events")
 @pytest.fixture
 def echo(monkeypatch: pytest.MonkeyPatch) -> RunConfig:
     """A run of the fast echo endpoint (no model fits)."""
-    monkeypatch.setattr(analysis.run, "ENDPOINTS", {**analysis.run.ENDPOINTS, "echo": ECHO})
+    monkeypatch.setattr(
+        trial_reanalysis.analysis.run,
+        "ENDPOINTS",
+        {**trial_reanalysis.analysis.run.ENDPOINTS, "echo": ECHO},
+    )
     return RunConfig(endpoints=("echo",), workers=1)
 
 
@@ -202,7 +207,16 @@ def test_a_killed_run_leaves_no_process(tmp_path: Path, echo: RunConfig, how: in
     their parent); SIGTERM cleans up at once (exit 143), and what SIGKILL left beside --out is
     cleaned by the next run."""
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "analysis.cli", "run", "--out", str(out), "--workers", "2"]
+    command = [
+        sys.executable,
+        "-m",
+        "trial_reanalysis.analysis.cli",
+        "run",
+        "--out",
+        str(out),
+        "--workers",
+        "2",
+    ]
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     proc = subprocess.Popen(
         command,
@@ -249,8 +263,8 @@ def _running(pid: int) -> bool:
 
 
 def test_only_the_default_run_refreshes_the_committed_figures() -> None:
-    from analysis.cli import committed_figures_dir
-    from analysis.constants import DEFAULT_SEED
+    from trial_reanalysis.analysis.cli import committed_figures_dir
+    from trial_reanalysis.analysis.constants import DEFAULT_SEED
 
     figures = REPO_ROOT / "figures"
     assert committed_figures_dir(None, DEFAULT_SEED, None, None) == figures

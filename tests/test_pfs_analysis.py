@@ -9,12 +9,12 @@ import pandas as pd
 import pytest
 from lifelines.datasets import load_larynx
 
-from analysis.endpoint import COMPARISON_COLUMNS, SENSITIVITY_COLUMNS
-from analysis.fitting import CompiledModel
-from analysis.pfs import analyse_pfs, summary_ml
-from analysis.pfs_calibration import dirichlet_alpha
-from analysis.trial import load_trial
-from models.pfs import PFS_PRIORS, summary_loglik
+from trial_reanalysis.analysis.endpoints.base import COMPARISON_COLUMNS, SENSITIVITY_COLUMNS
+from trial_reanalysis.analysis.endpoints.time_to_event import analyse_pfs, summary_ml
+from trial_reanalysis.analysis.inference.fitting import CompiledModel
+from trial_reanalysis.analysis.studies.pfs_calibration import dirichlet_alpha
+from trial_reanalysis.analysis.trials.load import load_trial
+from trial_reanalysis.models.time_to_event import PFS_PRIORS, summary_loglik
 
 
 @pytest.fixture(scope="module")
@@ -144,8 +144,8 @@ def test_digitised_curve_path_end_to_end(tmp_path, compiled_summary):
     """A trial file giving PFS as a digitised KM curve (real larynx data read off at 3 decimals):
     the run reconstructs patients (Guyot) and fits them; the Weibull fit lands near the MLE of the
     true patient data, and the reconstructed KM median near the true one."""
-    from analysis.survival import kaplan_meier, weibull_mle
     from tests.test_pfs_survival import digitise
+    from trial_reanalysis.analysis.frequentist.survival import kaplan_meier, weibull_mle
 
     df = load_larynx()
     time, event = df["time"].to_numpy(float) * LARYNX_TO_MONTHS, df["death"].to_numpy(int)
@@ -172,11 +172,11 @@ def test_digitised_curve_path_end_to_end(tmp_path, compiled_summary):
 def test_all_censored_patient_data_fails_at_once_naming_file_and_field(compiled_summary):
     """C08a: 48 patients, no events. Loading the trial stops, before any fit, with an InputError
     that names the CSV and the field (it used to overflow in the MLE and exit 3 without a word)."""
-    from analysis.errors import InputError
+    from trial_reanalysis.analysis.errors import InputError
 
     before = CompiledModel.compilations
     path = Path(__file__).parent / "fixtures" / "degenerate" / "C08a_all_censored.toml"
-    with pytest.raises(InputError, match="all censored.*not identified") as info:
+    with pytest.raises(InputError, match=r"all censored.*not identified") as info:
         load_trial(path)
     assert "C08a_all_censored.csv" in str(info.value) and "'event'" in str(info.value)
     assert CompiledModel.compilations == before

@@ -7,7 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from analysis.pfs_calibration import (
+from trial_reanalysis.analysis.frequentist.survival import TRANSFORMS, crossing_levels
+from trial_reanalysis.analysis.studies.pfs_calibration import (
     CALIBRATION_FILE,
     calibrate,
     censoring_rate,
@@ -15,7 +16,6 @@ from analysis.pfs_calibration import (
     dirichlet_alpha,
     simulate_trials,
 )
-from analysis.survival import TRANSFORMS, crossing_levels
 
 
 @pytest.fixture(scope="module")

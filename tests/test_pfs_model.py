@@ -11,10 +11,11 @@ import pytest
 from lifelines.datasets import load_lung
 from scipy import optimize, stats
 
-from analysis.fitting import CompiledModel
-from analysis.pfs import weibull_mle_censored
-from analysis.survival import weibull_mle
-from models.pfs import (
+from trial_reanalysis.analysis.endpoints.time_to_event import weibull_mle_censored
+from trial_reanalysis.analysis.frequentist.survival import weibull_mle
+from trial_reanalysis.analysis.inference.fitting import CompiledModel
+from trial_reanalysis.models.priors import primary
+from trial_reanalysis.models.time_to_event import (
     LN2,
     MEDIAN,
     PFS_PRIORS,
@@ -27,7 +28,6 @@ from models.pfs import (
     summary_loglik,
     summary_loglik_graph,
 )
-from models.priors import primary
 
 ALPHA = np.array([16.4, 5.3, 7.3, 14.4])
 X = np.array([3.6, 4.4, 5.9])
@@ -132,7 +132,7 @@ def test_patient_model_samples_near_mle():
     """One short NUTS fit of the patient model: posterior medians near the MLE (n = 228)."""
     time, event = _lung_months()
     compiled = CompiledModel(build_patient_model(time, event, prior=PFS_PRIORS["vague"]), name="p")
-    from analysis.fitting import SamplerSettings
+    from trial_reanalysis.analysis.inference.fitting import SamplerSettings
 
     idata = compiled.fit(seed=3, settings=SamplerSettings(draws=500, tune=500, chains=2))
     mle = weibull_mle(time, event)

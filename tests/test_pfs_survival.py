@@ -8,16 +8,15 @@ import pytest
 from lifelines import KaplanMeierFitter, WeibullFitter
 from lifelines.datasets import load_larynx, load_lung
 
-from analysis.errors import InputError
-from analysis.survival import (
+from trial_reanalysis.analysis.errors import InputError
+from trial_reanalysis.analysis.frequentist.survival import (
     TRANSFORMS,
     crossing_levels,
     kaplan_meier,
     km_median_ci_batch,
-    reconstruct_km,
-    reconstruct_km_files,
     weibull_mle,
 )
+from trial_reanalysis.analysis.reconstruction.curves import reconstruct_km, reconstruct_km_files
 
 DAYS_PER_MONTH = 365.25 / 12
 
@@ -195,7 +194,7 @@ def test_no_ci_limit_where_the_curve_reaches_zero():
     By hand: log lower(1) = .8 exp(-1.96 sqrt(.05)) = .516 > .5, lower(2) = .293, so L = 2;
     log-log lower(1) = .204, so L = 1. The upper bands stay above .5 until S = 0, where R's
     survfit has NA limits: no upper limit (the old rule of a 0 limit there gave U = 5)."""
-    from analysis.survival import kaplan_meier
+    from trial_reanalysis.analysis.frequentist.survival import kaplan_meier
 
     km = kaplan_meier(np.arange(1.0, 6.0), np.ones(5, dtype=int))
     for transform, lower_expected in (("log", 2.0), ("log-log", 1.0)):

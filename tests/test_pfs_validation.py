@@ -1,7 +1,9 @@
 """Verification of the PFS summary model by simulation (DESIGN.md 8).
 
 The full study (>= 200 trials per setting, >= 1000 SBC replicates) is stored with provenance in
-data/validation/pfs_study.json by `python -m analysis.pfs_validation` (or the `slow` test below);
+data/validation/pfs_study.json by `python -m trial_reanalysis.analysis.studies.pfs_validation` (or
+the `slow` test
+below);
 CI checks the stored numbers and runs a short version.
 """
 
@@ -12,14 +14,17 @@ import json
 import numpy as np
 import pytest
 
-from analysis import pfs_validation as pv
-from models.pfs import MEDIAN, SHAPE
+from trial_reanalysis.analysis.studies import pfs_validation as pv
+from trial_reanalysis.models.time_to_event import MEDIAN, SHAPE
 
 
 @pytest.fixture(scope="module")
 def study():
     if not pv.STUDY_FILE.exists():
-        pytest.fail(f"{pv.STUDY_FILE} missing: run python -m analysis.pfs_validation")
+        pytest.fail(
+            f"{pv.STUDY_FILE} missing: run python -m "
+            "trial_reanalysis.analysis.studies.pfs_validation"
+        )
     return json.loads(pv.STUDY_FILE.read_text())
 
 

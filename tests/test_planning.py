@@ -10,9 +10,9 @@ import pytest
 from matplotlib.figure import Figure
 from scipy import stats
 
-from analysis.errors import InputError
-from analysis.followup import BetaMixture
-from analysis.planning import (
+from trial_reanalysis.analysis.errors import InputError
+from trial_reanalysis.analysis.planning.followup import BetaMixture
+from trial_reanalysis.analysis.planning.plan import (
     critical_responders,
     format_plan,
     km_medians,
@@ -153,9 +153,9 @@ def test_plan_from_results_and_errors() -> None:
 
 
 def test_simon_designs_are_attached_when_available() -> None:
-    frequentist = pytest.importorskip("analysis.frequentist")
+    frequentist = pytest.importorskip("trial_reanalysis.analysis.frequentist.binomial")
     if not hasattr(frequentist, "simon_designs"):
-        pytest.skip("analysis.frequentist.simon_designs not written yet")
+        pytest.skip("trial_reanalysis.analysis.frequentist.binomial.simon_designs not written yet")
     plan = plan_binary(40, 0.05, 0.20, 0.95, design_prior=(15, 34))
     assert (plan.simon["optimal"]["n1"], plan.simon["optimal"]["n"]) == (10, 29)  # Simon 1989
     assert (plan.simon["minimax"]["n1"], plan.simon["minimax"]["n"]) == (13, 27)
@@ -204,7 +204,7 @@ def _loop_km_median(times: np.ndarray, events: np.ndarray) -> float:
 
 def test_km_median_flat_at_half_until_the_end_follows_r() -> None:
     """R: survfit(Surv(c(1,2,3,8,9,10), c(1,1,1,0,0,0)) ~ 1) has median (3 + 10) / 2 = 6.5."""
-    from analysis.survival import kaplan_meier
+    from trial_reanalysis.analysis.frequentist.survival import kaplan_meier
 
     t = np.array([[1.0, 2, 3, 8, 9, 10]])
     e = np.array([[True, True, True, False, False, False]])

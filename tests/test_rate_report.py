@@ -16,7 +16,7 @@ import pytest
 from scipy import integrate, stats
 from statsmodels.stats.proportion import proportion_confint
 
-from analysis.rate_report import (
+from trial_reanalysis.analysis.reconstruction.rate_report import (
     DEFAULT_METHOD_PRIOR,
     BetaMixtureDistribution,
     RateReport,
@@ -27,7 +27,7 @@ from analysis.rate_report import (
     report_candidates,
     report_log_likelihood,
 )
-from analysis.reconstruction import printed_match
+from trial_reanalysis.analysis.reconstruction.rates import printed_match
 
 SM_NAME = {"exact": "beta", "wilson": "wilson", "jeffreys": "jeffreys", "wald": "normal"}
 

@@ -10,8 +10,8 @@ import pytest
 from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 
-from analysis.constants import INTERVAL_LEVEL
-from analysis.reconstruction import (
+from trial_reanalysis.analysis.constants import INTERVAL_LEVEL
+from trial_reanalysis.analysis.reconstruction.rates import (
     CI_METHOD_LABELS,
     CI_METHODS,
     _ci_arrays,

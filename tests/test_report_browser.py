@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from analysis.run import RunConfig, run_analysis
+from trial_reanalysis.analysis.run import RunConfig, run_analysis
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = [

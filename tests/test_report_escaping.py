@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import analysis.run
-from analysis.cli import app
-from analysis.report import md_code, md_escape
-from analysis.run import RunConfig, run_analysis
-from analysis.trial import DEFAULT_TRIAL
+import trial_reanalysis.analysis.run
+from trial_reanalysis.analysis.cli import app
+from trial_reanalysis.analysis.report.render import md_code, md_escape
+from trial_reanalysis.analysis.run import RunConfig, run_analysis
+from trial_reanalysis.analysis.trials.load import DEFAULT_TRIAL
 
 # As it stands in a TOML basic string: \n is a line break there.
 HOSTILE = r"<script>alert(1)</script> | [link](javascript:alert(2)) **bold** _em_ `code`\n# Heading"
@@ -33,7 +33,11 @@ def _hostile_trial(tmp_path: Path) -> Path:
 def hostile_run(tmp_path_factory) -> Path:
     mp = pytest.MonkeyPatch()
     echo = ("tests.echo_endpoint", "analyse", "adverse_events")
-    mp.setattr(analysis.run, "ENDPOINTS", {**analysis.run.ENDPOINTS, "echo": echo})
+    mp.setattr(
+        trial_reanalysis.analysis.run,
+        "ENDPOINTS",
+        {**trial_reanalysis.analysis.run.ENDPOINTS, "echo": echo},
+    )
     tmp = tmp_path_factory.mktemp("hostile")
     out = tmp / "out"
     run_analysis(

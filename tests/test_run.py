@@ -11,9 +11,9 @@ from pathlib import Path
 import arviz as az
 import pytest
 
-from analysis.outdir import MANIFEST, write_manifest
-from analysis.run import RunConfig, run_analysis
-from analysis.trial import DEFAULT_TRIAL
+from trial_reanalysis.analysis.outdir import MANIFEST, write_manifest
+from trial_reanalysis.analysis.run import RunConfig, run_analysis
+from trial_reanalysis.analysis.trials.load import DEFAULT_TRIAL
 
 PRIMARY_ONLY = ("burden_reduction",)
 
@@ -79,7 +79,7 @@ def test_same_seed_gives_byte_identical_results(primary_run: Path, tmp_path: Pat
 
 
 def test_failed_run_leaves_previous_output_untouched(primary_run: Path, tmp_path: Path) -> None:
-    from analysis.errors import InputError
+    from trial_reanalysis.analysis.errors import InputError
 
     out = tmp_path / "keep"
     out.mkdir()
@@ -124,13 +124,13 @@ def test_error_in_a_worker_stops_the_run_and_writes_nothing(
     """A worker's DiagnosticsError reaches the caller as itself; the other worker is stopped
     before it finishes (it would leave a mark after 20 s), no worker process is left and the
     previous output stays as it was."""
-    import analysis.run
-    from analysis.errors import DiagnosticsError
+    import trial_reanalysis.analysis.run
+    from trial_reanalysis.analysis.errors import DiagnosticsError
 
-    endpoints = {**analysis.run.ENDPOINTS}
+    endpoints = {**trial_reanalysis.analysis.run.ENDPOINTS}
     endpoints["failing"] = ("tests.failing_endpoint", "analyse", "burden_reduction")
     endpoints["slow"] = ("tests.slow_endpoint", "analyse", "burden_reduction")
-    monkeypatch.setattr(analysis.run, "ENDPOINTS", endpoints)
+    monkeypatch.setattr(trial_reanalysis.analysis.run, "ENDPOINTS", endpoints)
     mark = tmp_path / "slow_endpoint_finished"
     monkeypatch.setenv("REANALYSIS_TEST_MARK", str(mark))
     out = tmp_path / "keep"
@@ -151,7 +151,7 @@ def test_input_error_survives_pickling() -> None:
     """InputError crosses process boundaries with its file, field and problem."""
     import pickle
 
-    from analysis.errors import InputError
+    from trial_reanalysis.analysis.errors import InputError
 
     error = pickle.loads(pickle.dumps(InputError("trial.toml", "enrolled", "must be positive")))
     assert (error.source, error.field, error.problem) == (
@@ -164,7 +164,7 @@ def test_input_error_survives_pickling() -> None:
 
 def test_committed_figures_are_all_described() -> None:
     """figures/README.md maps every committed figure, and names no figure that is not there."""
-    from analysis.trial import REPO_ROOT
+    from trial_reanalysis.analysis.paths import PACKAGE_ROOT as REPO_ROOT
 
     folder = REPO_ROOT / "figures"
     readme = (folder / "README.md").read_text()

@@ -18,10 +18,10 @@ import pytest
 from scipy import integrate, special, stats
 from typer.testing import CliRunner
 
-from analysis import sequential as seq
-from analysis.cli import app
-from analysis.followup import BetaMixture
-from analysis.frequentist import simon_designs
+from trial_reanalysis.analysis.cli import app
+from trial_reanalysis.analysis.frequentist.binomial import simon_designs
+from trial_reanalysis.analysis.planning import sequential as seq
+from trial_reanalysis.analysis.planning.followup import BetaMixture
 
 MIX = BetaMixture((0.7, 0.3), (3.0, 1.0), (9.0, 1.0))
 

@@ -4,7 +4,12 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from analysis.tables import compatible_tables, infer_decimals, p_value_grid, rounding_interval
+from trial_reanalysis.analysis.reconstruction.tables import (
+    compatible_tables,
+    infer_decimals,
+    p_value_grid,
+    rounding_interval,
+)
 
 SPLITS = [(22, 26), (12, 36), (24, 24), (5, 7), (1, 1), (3, 9), (36, 12)]
 

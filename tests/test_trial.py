@@ -10,9 +10,14 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from analysis.cli import app
-from analysis.errors import InputError
-from analysis.trial import DATA_DIR, DEFAULT_TRIAL, load_trial, trial_json_schema
+from trial_reanalysis.analysis.cli import app
+from trial_reanalysis.analysis.errors import InputError
+from trial_reanalysis.analysis.trials.load import (
+    DATA_DIR,
+    DEFAULT_TRIAL,
+    load_trial,
+    trial_json_schema,
+)
 
 SEED_TEXT = DEFAULT_TRIAL.read_text()
 
@@ -41,7 +46,7 @@ def test_seed_trial_holds_the_facts_of_record() -> None:
 
 
 def test_every_reported_number_names_its_source() -> None:
-    from analysis.report import data_of_record
+    from trial_reanalysis.analysis.report.render import data_of_record
 
     reported, unknown = data_of_record(load_trial().trial)
     assert len(reported) >= 20

@@ -14,10 +14,10 @@ import pytest
 from scipy import stats
 from typer.testing import CliRunner
 
-from analysis.cli import app
-from analysis.errors import InputError
-from analysis.trial import DEFAULT_TRIAL, load_trial
-from analysis.validation import (
+from trial_reanalysis.analysis.cli import app
+from trial_reanalysis.analysis.errors import InputError
+from trial_reanalysis.analysis.trials.load import DEFAULT_TRIAL, load_trial
+from trial_reanalysis.analysis.trials.validation import (
     MAX_CSV_BYTES,
     check_plan_arguments,
     read_patient_data,
@@ -299,8 +299,8 @@ def test_handed_inputs_are_rejected_with_the_field_named(name, field, problem) -
 def test_one_rule_for_p_values_in_the_schema_and_the_model() -> None:
     """Every P the schema accepts has a rounding interval inside (0, 1] (what the model and the
     Sellke-Bayarri-Berger bound need); P = 1 would give [0.5, 1.5)."""
-    from analysis.adverse_events import sbb_calibration
-    from analysis.tables import rounding_interval
+    from trial_reanalysis.analysis.endpoints.comparison import sbb_calibration
+    from trial_reanalysis.analysis.reconstruction.tables import rounding_interval
 
     for p in (0.001, 0.03, 0.06, 0.5, 0.9, 0.99, 0.999):
         lo, hi = rounding_interval(p)

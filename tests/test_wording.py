@@ -2,7 +2,7 @@
 
 import pytest
 
-from analysis.wording import bayes_factor_words, kass_raftery_category
+from trial_reanalysis.analysis.report.wording import bayes_factor_words, kass_raftery_category
 
 BARE = "not worth more than a bare mention"
 

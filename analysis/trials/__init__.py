@@ -1,2 +1,3 @@
-"""Trial files: the schema (version 2, :mod:`analysis.trials.v2`), the migration of version 1
-files (:mod:`analysis.trials.migrate`) and loading."""
+"""Trial files: the schema (version 2, :mod:`.v2`), the migration of version 1 files
+(:mod:`.migrate`),
+loading (:mod:`.load`) and the one validation layer every command shares (:mod:`.validation`)."""

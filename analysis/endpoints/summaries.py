@@ -1,0 +1,42 @@
+"""Posterior summaries shared by every endpoint (one interval level, one set of keys)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import arviz as az
+import numpy as np
+
+from trial_reanalysis.analysis.constants import INTERVAL_LEVEL, INTERVAL_TAILS
+
+
+def interval(draws: np.ndarray) -> list[float]:
+    """Equal-tailed credible interval at INTERVAL_LEVEL, as a two-element list."""
+    lo, hi = np.quantile(np.asarray(draws).ravel(), INTERVAL_TAILS)
+    return [float(lo), float(hi)]
+
+
+def hdi(draws: np.ndarray) -> list[float]:
+    """Highest-density interval at INTERVAL_LEVEL (ArviZ), as a two-element list."""
+    lo, hi = az.hdi(np.asarray(draws).ravel(), hdi_prob=INTERVAL_LEVEL)
+    return [float(lo), float(hi)]
+
+
+def summarise_draws(draws: np.ndarray) -> dict[str, Any]:
+    """{mean, sd, median, ci95} of a scalar quantity's draws."""
+    flat = np.asarray(draws).ravel()
+    return {
+        "mean": float(flat.mean()),
+        "sd": float(flat.std(ddof=1)),
+        "median": float(np.median(flat)),
+        "ci95": interval(flat),
+    }
+
+
+def probability_text(p: float) -> str:
+    """A probability for prose: 0.956, or 1 - 6.9e-09 when it is within 1e-4 of 1."""
+    if 0.9999 < p < 1:
+        return f"1 - {1 - p:.1e}"
+    if 0 < p < 1e-4:
+        return f"{p:.1e}"
+    return f"{p:.3f}"

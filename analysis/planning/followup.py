@@ -1,0 +1,601 @@
+"""Priors for a follow-up trial, derived from this trial's posterior draws (DESIGN.md section 5).
+
+Every function here is a pure function of posterior draws (numpy arrays), so it is tested without
+MCMC. For each endpoint it returns a list of prior dicts, each with the keys
+
+``name, family, variable, parameters, ess, ess_method, pymc, stan``
+
+(``results.json`` keeps them under ``followup_priors: {<endpoint>: [...]}``; the keys ``name,
+family, parameters, ess`` are the contract, the others are extra). Endpoint keys are flat strings:
+``"burden_reduction"``, ``"pfs"`` and ``"adverse_events.<ae>"`` (e.g. ``"adverse_events.ppe"``).
+
+Families and parameters
+-----------------------
+* ``beta``: ``{"alpha", "beta"}`` — density proportional to theta^(alpha-1) (1-theta)^(beta-1).
+* ``beta_mixture``: ``{"weights", "alpha", "beta"}`` (lists, one entry per component).
+* ``mvnormal``: on ``[log median_pfs (months), log weibull_shape]``:
+  ``{"variables", "mean", "sd", "correlation", "cov"}``.
+* ``normal``: ``{"mu", "sigma"}`` on a log odds ratio.
+
+Conventions
+-----------
+* Power-prior discounting with weight d of a Beta(a, b) posterior obtained from a uniform initial
+  prior: the posterior carries a - 1 successes and b - 1 failures; raising that likelihood to d
+  gives Beta(1 + d(a - 1), 1 + d(b - 1)). For normal priors the covariance is inflated by 1/d.
+* Effective sample size (ESS), in patients:
+  - Beta(a, b): a + b (moment-based; equals the ELIR of a Beta).
+  - Beta mixtures: expected local information ratio (ELIR; Neuenschwander, Weber, Schmidli and
+    O'Hagan, Biometrics 2020), E_prior[i_prior(theta) / i_F(theta)] with the Bernoulli unit
+    information i_F = 1 / (theta (1 - theta)). Writing the mixture's observed information as the
+    responsibility-weighted component information minus the responsibility variance of the
+    component scores gives ELIR = sum_k w_k (a_k + b_k) - E_p[theta (1 - theta) Var_r(score)], the
+    last term by quadrature; for one component it is exactly a + b.
+  - PFS bivariate normal: information-based relative to one *uncensored* Weibull observation.
+    With c = log median and s = log shape, one observation has Fisher information
+    I1 = [[k^2, k g], [k g, g^2 + pi^2 / 6]] with g = log(log 2) - 1 + Euler's gamma and k the
+    shape at the prior's centre. Per parameter, ESS_j = (I1^-1)_jj / Var_prior(j) (the number of
+    patients whose maximum-likelihood estimate has the prior's variance); overall,
+    ESS = sqrt(det(I1^-1) / det(Cov_prior)) (generalised variance). Censoring lowers the unit
+    information, so these are patients followed to progression.
+  - Log odds ratio, normal with sd sigma: a 1:1 two-group comparison of n patients with event
+    rate p in both groups has Var(log OR) ~ 4 / (n p (1 - p)), so ESS = 4 / (p (1 - p) sigma^2).
+    p is the AE's overall event rate when given (``event_rate`` draws or ``ae_event_rates``),
+    otherwise 0.5, which gives the smallest ESS (a lower bound; stated in ``ess_method``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import integrate, optimize, special, stats
+
+from trial_reanalysis.analysis.provenance import jsonable
+
+#: Default weight of the vague Beta(1, 1) component of the robust mixture.
+ROBUST_WEIGHT = 0.2
+#: Power-prior weights of the discounted versions.
+DISCOUNTS = (0.5, 0.25)
+#: Component counts tried when fitting a Beta mixture to draws (chosen by BIC).
+MIXTURE_COMPONENTS = (1, 2, 3)
+#: Significant digits of every number written in a prior (stable JSON and code strings).
+SIGNIFICANT_DIGITS = 6
+#: Draws used at most in a mixture fit (more are thinned deterministically).
+MAX_FIT_DRAWS = 20_000
+
+RATE_VARIABLE = "burden_reduction_rate"
+PFS_VARIABLE = "log_pfs"
+PFS_COMPONENTS = ("log_median_pfs", "log_weibull_shape")
+ELIR_METHOD = "ELIR (Neuenschwander et al. 2020), Bernoulli unit information"
+BETA_ESS_METHOD = "a + b (Beta; equals ELIR)"
+_EULER = float(np.euler_gamma)
+
+
+def _sig(x: float, digits: int = SIGNIFICANT_DIGITS) -> float:
+    """``x`` rounded to ``digits`` significant digits, as a plain float."""
+    x = float(x)
+    if x == 0.0 or not math.isfinite(x):
+        return x
+    return float(f"{x:.{digits}g}")
+
+
+def _fmt(x: float) -> str:
+    """Float literal for code strings (always with a decimal point)."""
+    return repr(_sig(x))
+
+
+# ---------------------------------------------------------------------------------------------
+# Beta mixtures
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BetaMixture:
+    """A mixture of Beta distributions on a proportion (a single Beta is one component).
+
+    Attributes:
+        weights: component weights (sum to 1).
+        alpha, beta: component shape parameters (> 0; Beta(0, b) is allowed as a one-component
+            limiting prior for planning only).
+    """
+
+    weights: tuple[float, ...]
+    alpha: tuple[float, ...]
+    beta: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        w, a, b = (np.asarray(v, dtype=float) for v in (self.weights, self.alpha, self.beta))
+        if not (w.shape == a.shape == b.shape) or w.ndim != 1 or w.size == 0:
+            raise ValueError("weights, alpha and beta must be equal-length non-empty sequences")
+        if np.any(w < 0) or not np.isclose(w.sum(), 1.0, atol=1e-6):
+            raise ValueError(f"weights must be non-negative and sum to 1, got {w.tolist()}")
+        if np.any(a < 0) or np.any(b <= 0) or (w.size > 1 and np.any(a <= 0)):
+            raise ValueError("Beta parameters must be positive")
+
+    @classmethod
+    def single(cls, alpha: float, beta: float) -> BetaMixture:
+        """One Beta(alpha, beta)."""
+        return cls((1.0,), (float(alpha),), (float(beta),))
+
+    @property
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(weights, alpha, beta) as float arrays."""
+        return tuple(np.asarray(v, dtype=float) for v in (self.weights, self.alpha, self.beta))
+
+    @property
+    def n_components(self) -> int:
+        """Number of components."""
+        return len(self.weights)
+
+    def mean(self) -> float:
+        """Mean (fraction)."""
+        w, a, b = self.arrays
+        return float(np.sum(w * a / (a + b)))
+
+    def var(self) -> float:
+        """Variance."""
+        w, a, b = self.arrays
+        m = a / (a + b)
+        second = m * (a + 1) / (a + b + 1)
+        return float(np.sum(w * second) - self.mean() ** 2)
+
+    def pdf(self, x: np.ndarray) -> np.ndarray:
+        """Density at ``x``."""
+        w, a, b = self.arrays
+        x = np.asarray(x, dtype=float)
+        return np.sum(w * stats.beta.pdf(x[..., None], a, b), axis=-1)
+
+    def cdf(self, x: np.ndarray) -> np.ndarray:
+        """Distribution function at ``x``."""
+        w, a, b = self.arrays
+        x = np.asarray(x, dtype=float)
+        return np.sum(w * stats.beta.cdf(x[..., None], a, b), axis=-1)
+
+    def ppf(self, q: np.ndarray) -> np.ndarray:
+        """Quantiles (by root finding on the cdf)."""
+        q = np.atleast_1d(np.asarray(q, dtype=float))
+        out = [optimize.brentq(lambda t, qq=qq: float(self.cdf(t)) - qq, 0.0, 1.0) for qq in q]
+        return np.asarray(out)
+
+    def to_parameters(self) -> dict[str, list[float]]:
+        """``{"weights", "alpha", "beta"}`` lists (rounded)."""
+        return {
+            "weights": [_sig(v) for v in self.weights],
+            "alpha": [_sig(v) for v in self.alpha],
+            "beta": [_sig(v) for v in self.beta],
+        }
+
+    @classmethod
+    def from_prior(cls, prior: Mapping[str, Any]) -> BetaMixture:
+        """From a prior dict of family ``beta`` or ``beta_mixture`` (as written by this module)."""
+        family = prior.get("family")
+        p = prior.get("parameters", {})
+        if family == "beta":
+            return cls.single(p["alpha"], p["beta"])
+        if family == "beta_mixture":
+            return cls(tuple(p["weights"]), tuple(p["alpha"]), tuple(p["beta"]))
+        raise ValueError(f"not a Beta or Beta-mixture prior: family {family!r}")
+
+
+def beta_moment_match(draws: np.ndarray) -> tuple[float, float]:
+    """Beta(a, b) with the draws' mean and variance (draws are fractions in (0, 1))."""
+    x = _check_unit(draws)
+    m, v = float(np.mean(x)), float(np.var(x, ddof=1))
+    if not v < m * (1 - m):
+        raise ValueError("draws' variance too large for a Beta with their mean")
+    common = m * (1 - m) / v - 1
+    return m * common, (1 - m) * common
+
+
+def beta_ess(alpha: float, beta: float) -> float:
+    """Moment-based ESS of Beta(alpha, beta): alpha + beta (patients)."""
+    return float(alpha + beta)
+
+
+def mixture_ess_elir(mix: BetaMixture) -> float:
+    """ELIR effective sample size (patients) of a Beta mixture; a + b for a single Beta.
+
+    ELIR = E_p[-(log p)''(theta) theta (1 - theta)]. With responsibilities r_k(theta),
+    -(log p)'' = sum_k r_k i_k - Var_r(score_k), i_k = (a_k-1)/theta^2 + (b_k-1)/(1-theta)^2, and
+    E_k[theta (1-theta) i_k] = b_k [a_k > 1] + a_k [b_k > 1] (the 1/theta^2 term contributes
+    nothing when a_k = 1, and makes the information -infinite near 0 when a_k < 1). So a vague
+    Beta(1, 1) component adds 0, and a component with a or b below 1 leaves ELIR undefined (NaN).
+    """
+    w, a, b = mix.arrays
+    if np.any(a < 1) or np.any(b < 1):
+        return float("nan")
+    base = float(np.sum(w * (np.where(a > 1, b, 0.0) + np.where(b > 1, a, 0.0))))
+    if mix.n_components == 1:
+        return base
+
+    def integrand(t: float) -> float:
+        logf = np.log(w) + stats.beta.logpdf(t, a, b)
+        top = logf.max()
+        r = np.exp(logf - top)
+        p = r.sum() * math.exp(top)
+        r = r / r.sum()
+        score = (a - 1) / t - (b - 1) / (1 - t)
+        mean_score = np.sum(r * score)
+        var_score = np.sum(r * (score - mean_score) ** 2)
+        return float(p * t * (1 - t) * var_score)
+
+    correction, _ = integrate.quad(integrand, 0.0, 1.0, limit=200, points=[mix.mean()])
+    return base - correction
+
+
+def _check_unit(draws: np.ndarray) -> np.ndarray:
+    x = np.asarray(draws, dtype=float).ravel()
+    if x.size < 10 or not np.all(np.isfinite(x)) or np.any((x < 0) | (x > 1)):
+        raise ValueError("rate draws must be at least 10 finite fractions in [0, 1]")
+    return np.clip(x, 1e-12, 1 - 1e-12)
+
+
+def _mix_loglik(x_logs: tuple[np.ndarray, np.ndarray], w, a, b) -> float:
+    lx, l1x = x_logs
+    comp = (
+        np.log(w)[:, None]
+        + (a - 1)[:, None] * lx
+        + (b - 1)[:, None] * l1x
+        - special.betaln(a, b)[:, None]
+    )
+    return float(np.sum(special.logsumexp(comp, axis=0)))
+
+
+def _fit_k(x: np.ndarray, k: int) -> tuple[BetaMixture, float]:
+    """Maximum-likelihood K-component Beta mixture: EM (moment M-step) start, then L-BFGS-B."""
+    xs = np.sort(x)
+    groups = np.array_split(xs, k)
+    a, b = np.array([beta_moment_match(g) if g.var() > 0 else (1.0, 1.0) for g in groups]).T
+    w = np.full(k, 1.0 / k)
+    lx, l1x = np.log(x), np.log1p(-x)
+    for _ in range(100):  # EM with a weighted method-of-moments M-step (a good start)
+        comp = np.log(w)[:, None] + stats.beta.logpdf(x[None, :], a[:, None], b[:, None])
+        resp = np.exp(comp - special.logsumexp(comp, axis=0))
+        w = np.clip(resp.mean(axis=1), 1e-6, None)
+        w /= w.sum()
+        for j in range(k):
+            rj = resp[j] / resp[j].sum()
+            m = float(np.sum(rj * x))
+            v = float(np.sum(rj * (x - m) ** 2))
+            if v > 0 and v < m * (1 - m):
+                c = m * (1 - m) / v - 1
+                a[j], b[j] = max(m * c, 0.05), max((1 - m) * c, 0.05)
+
+    def unpack(th: np.ndarray):
+        lw = np.concatenate([[0.0], th[: k - 1]])
+        ww = np.exp(lw - special.logsumexp(lw))
+        return ww, np.exp(th[k - 1 : 2 * k - 1]), np.exp(th[2 * k - 1 :])
+
+    start = np.concatenate([np.log(w[1:] / w[0]), np.log(a), np.log(b)])
+    bounds = [(-20, 20)] * (k - 1) + [(np.log(0.05), np.log(1e5))] * (2 * k)
+    res = optimize.minimize(
+        lambda th: -_mix_loglik((lx, l1x), *unpack(th)), start, method="L-BFGS-B", bounds=bounds
+    )
+    th = res.x if res.fun <= -_mix_loglik((lx, l1x), w, a, b) else start
+    ww, aa, bb = unpack(th)
+    order = np.argsort(aa / (aa + bb))
+    mix = BetaMixture(tuple(ww[order] / ww.sum()), tuple(aa[order]), tuple(bb[order]))
+    return mix, _mix_loglik((lx, l1x), ww, aa, bb)
+
+
+def fit_beta_mixture(
+    draws: np.ndarray, components: tuple[int, ...] = MIXTURE_COMPONENTS
+) -> tuple[BetaMixture, dict[int, float]]:
+    """Beta mixture fitted to rate draws by maximum likelihood; K chosen by the lowest BIC.
+
+    BIC = -2 log L + (3K - 1) log N over N draws (deterministically thinned to at most
+    :data:`MAX_FIT_DRAWS`). Returns the chosen mixture (components ordered by mean) and the BIC of
+    every K tried.
+    """
+    x = _check_unit(draws)
+    if x.size > MAX_FIT_DRAWS:
+        x = x[:: math.ceil(x.size / MAX_FIT_DRAWS)]
+    bics: dict[int, float] = {}
+    fits: dict[int, BetaMixture] = {}
+    for k in components:
+        mix, ll = _fit_k(x, k)
+        fits[k] = mix
+        bics[k] = -2 * ll + (3 * k - 1) * math.log(x.size)
+    best = min(bics, key=bics.__getitem__)
+    return fits[best], bics
+
+
+def robust_mixture(mix: BetaMixture, weight: float = ROBUST_WEIGHT) -> BetaMixture:
+    """``(1 - weight) * mix + weight * Beta(1, 1)``."""
+    if not 0 < weight < 1:
+        raise ValueError(f"robust weight must be in (0, 1), got {weight}")
+    w, a, b = mix.arrays
+    return BetaMixture(
+        (*((1 - weight) * w).tolist(), weight), (*a.tolist(), 1.0), (*b.tolist(), 1.0)
+    )
+
+
+def power_discount_beta(alpha: float, beta: float, d: float) -> tuple[float, float]:
+    """Power prior with weight d of Beta(alpha, beta) from a uniform initial prior."""
+    if not 0 < d <= 1:
+        raise ValueError(f"discount must be in (0, 1], got {d}")
+    return 1 + d * (alpha - 1), 1 + d * (beta - 1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Prior dicts (with PyMC / Stan one-liners)
+# ---------------------------------------------------------------------------------------------
+
+
+def _beta_prior(name: str, a: float, b: float, variable: str, note: str) -> dict[str, Any]:
+    a, b = _sig(a), _sig(b)
+    return {
+        "name": name,
+        "family": "beta",
+        "variable": variable,
+        "parameters": {"alpha": a, "beta": b},
+        "ess": _sig(beta_ess(a, b)),
+        "ess_method": BETA_ESS_METHOD,
+        "description": note,
+        "pymc": f'pm.Beta("{variable}", alpha={_fmt(a)}, beta={_fmt(b)})',
+        "stan": f"{variable} ~ beta({_fmt(a)}, {_fmt(b)});",
+    }
+
+
+def _mixture_prior(name: str, mix: BetaMixture, variable: str, note: str) -> dict[str, Any]:
+    params = mix.to_parameters()
+    rounded = BetaMixture.from_prior({"family": "beta_mixture", "parameters": params})
+    a_mm, b_mm = _moment_beta_of(rounded)
+    elir = mixture_ess_elir(rounded)
+    ws, as_, bs = params["weights"], params["alpha"], params["beta"]
+    comps = ", ".join(
+        f"pm.Beta.dist(alpha={_fmt(a)}, beta={_fmt(b)})" for a, b in zip(as_, bs, strict=True)
+    )
+    lpdfs = ", ".join(
+        f"beta_lpdf({variable} | {_fmt(a)}, {_fmt(b)})" for a, b in zip(as_, bs, strict=True)
+    )
+    wlist = ", ".join(_fmt(w) for w in ws)
+    out = {
+        "name": name,
+        "family": "beta_mixture",
+        "variable": variable,
+        "parameters": params,
+        "ess": _sig(elir) if math.isfinite(elir) else _sig(a_mm + b_mm),
+        "ess_method": ELIR_METHOD
+        if math.isfinite(elir)
+        else "moment-matched Beta a + b (ELIR undefined: a component has a or b < 1)",
+        "ess_moment": _sig(a_mm + b_mm),
+        "description": note,
+        "pymc": f'pm.Mixture("{variable}", w=[{wlist}], comp_dists=[{comps}])',
+        "stan": f"target += log_mix([{wlist}]', [{lpdfs}]');",
+    }
+    if len(ws) == 1:  # a one-component mixture is a Beta: plain one-liners
+        out["pymc"] = f'pm.Beta("{variable}", alpha={_fmt(as_[0])}, beta={_fmt(bs[0])})'
+        out["stan"] = f"{variable} ~ beta({_fmt(as_[0])}, {_fmt(bs[0])});"
+    return out
+
+
+def _moment_beta_of(mix: BetaMixture) -> tuple[float, float]:
+    m, v = mix.mean(), mix.var()
+    c = m * (1 - m) / v - 1
+    return m * c, (1 - m) * c
+
+
+def rate_priors(draws: np.ndarray, robust_weight: float = ROBUST_WEIGHT) -> list[dict[str, Any]]:
+    """Priors for a follow-up trial's response rate from rate draws (fractions).
+
+    Returns, in order: ``beta`` (moment-matched), ``mixture`` (ML Beta mixture, K by BIC),
+    ``robust`` (mixture with a vague Beta(1, 1) at ``robust_weight``), ``power_0.5`` and
+    ``power_0.25`` (power-prior discounts of the moment-matched Beta).
+    """
+    a, b = beta_moment_match(draws)
+    mix, bics = fit_beta_mixture(draws)
+    out = [_beta_prior("beta", a, b, RATE_VARIABLE, "Beta matched to posterior mean and variance")]
+    fitted = _mixture_prior(
+        "mixture", mix, RATE_VARIABLE, f"ML Beta mixture, {mix.n_components} component(s) by BIC"
+    )
+    fitted["bic"] = {str(k): _sig(v) for k, v in bics.items()}
+    out.append(fitted)
+    out.append(
+        _mixture_prior(
+            "robust",
+            robust_mixture(mix, robust_weight),
+            RATE_VARIABLE,
+            f"fitted mixture with a vague Beta(1, 1) component of weight {robust_weight}",
+        )
+    )
+    for d in DISCOUNTS:
+        ad, bd = power_discount_beta(a, b, d)
+        out.append(
+            _beta_prior(
+                f"power_{d}",
+                ad,
+                bd,
+                RATE_VARIABLE,
+                f"power prior, weight {d}: Beta(1+d(a-1), 1+d(b-1))",
+            )
+        )
+    return out
+
+
+def weibull_unit_information(shape: float) -> np.ndarray:
+    """Fisher information of one uncensored Weibull observation in (log median, log shape)."""
+    g = math.log(math.log(2.0)) - 1 + _EULER
+    k = float(shape)
+    return np.array([[k * k, k * g], [k * g, g * g + math.pi**2 / 6]])
+
+
+def _mvnormal_prior(name: str, mean: np.ndarray, cov: np.ndarray, note: str) -> dict[str, Any]:
+    mean = np.array([_sig(v) for v in mean])
+    cov = np.array([[_sig(v) for v in row] for row in cov])
+    sd = np.sqrt(np.diag(cov))
+    corr = float(cov[0, 1] / (sd[0] * sd[1]))
+    info1 = weibull_unit_information(math.exp(mean[1]))
+    inv1 = np.linalg.inv(info1)
+    ess_each = np.diag(inv1) / np.diag(cov)
+    ess = math.sqrt(np.linalg.det(inv1) / np.linalg.det(cov))
+    mu_s = f"[{_fmt(mean[0])}, {_fmt(mean[1])}]"
+    cov_s = f"[[{_fmt(cov[0, 0])}, {_fmt(cov[0, 1])}], [{_fmt(cov[1, 0])}, {_fmt(cov[1, 1])}]]"
+    return {
+        "name": name,
+        "family": "mvnormal",
+        "variable": PFS_VARIABLE,
+        "parameters": {
+            "variables": list(PFS_COMPONENTS),
+            "mean": mean.tolist(),
+            "sd": [_sig(v) for v in sd],
+            "correlation": _sig(corr),
+            "cov": cov.tolist(),
+        },
+        "ess": _sig(ess),
+        "ess_components": {c: _sig(e) for c, e in zip(PFS_COMPONENTS, ess_each, strict=True)},
+        "ess_method": (
+            "information-based, uncensored Weibull unit information at the prior's shape: "
+            "sqrt(det(I1^-1)/det(Cov)); per parameter (I1^-1)_jj / Var_j"
+        ),
+        "description": note,
+        "pymc": (
+            f'pm.MvNormal("{PFS_VARIABLE}", mu={mu_s}, cov={cov_s})'
+            "  # [log median_pfs (months), log weibull_shape]"
+        ),
+        "stan": f"{PFS_VARIABLE} ~ multi_normal({mu_s}', {cov_s});",
+    }
+
+
+def pfs_priors(median_pfs: np.ndarray, weibull_shape: np.ndarray) -> list[dict[str, Any]]:
+    """Bivariate normal priors on (log median PFS in months, log Weibull shape) from joint draws.
+
+    Returns ``mvnormal`` and the discounted ``power_0.5``, ``power_0.25`` (covariance / d).
+    """
+    m = np.asarray(median_pfs, dtype=float).ravel()
+    k = np.asarray(weibull_shape, dtype=float).ravel()
+    if m.shape != k.shape or m.size < 10 or np.any(m <= 0) or np.any(k <= 0):
+        raise ValueError("median_pfs and weibull_shape must be equal-length positive draws")
+    z = np.log(np.column_stack([m, k]))
+    mean, cov = z.mean(axis=0), np.cov(z, rowvar=False)
+    out = [_mvnormal_prior("mvnormal", mean, cov, "normal matched to the joint log draws")]
+    for d in DISCOUNTS:
+        out.append(
+            _mvnormal_prior(f"power_{d}", mean, cov / d, f"power prior, weight {d}: covariance / d")
+        )
+    return out
+
+
+def _normal_prior(
+    name: str, mu: float, sigma: float, variable: str, rate: float | None, note: str
+) -> dict[str, Any]:
+    mu, sigma = _sig(mu), _sig(sigma)
+    p = 0.5 if rate is None else float(rate)
+    how = (
+        "overall event rate p = 0.5 (lower bound)" if rate is None else f"event rate p = {_sig(p)}"
+    )
+    return {
+        "name": name,
+        "family": "normal",
+        "variable": variable,
+        "parameters": {"mu": mu, "sigma": sigma},
+        "ess": _sig(4.0 / (p * (1 - p) * sigma**2)),
+        "ess_method": f"unit information of a 1:1 log odds ratio, 4/(p(1-p) sigma^2), {how}",
+        "description": note,
+        "pymc": f'pm.Normal("{variable}", mu={_fmt(mu)}, sigma={_fmt(sigma)})',
+        "stan": f"{variable} ~ normal({_fmt(mu)}, {_fmt(sigma)});",
+    }
+
+
+def log_or_priors(
+    log_odds_ratio: np.ndarray, ae: str, event_rate: float | None = None
+) -> list[dict[str, Any]]:
+    """Normal priors on one AE's log odds ratio (bevacizumab vs sunitinib) from its draws."""
+    x = np.asarray(log_odds_ratio, dtype=float).ravel()
+    if x.size < 10 or not np.all(np.isfinite(x)):
+        raise ValueError(f"log odds ratio draws of {ae!r} must be at least 10 finite numbers")
+    if event_rate is not None and not 0 < event_rate < 1:
+        raise ValueError(f"event rate of {ae!r} must be in (0, 1), got {event_rate}")
+    var = f"log_odds_ratio_{ae}"
+    mu, sd = float(x.mean()), float(x.std(ddof=1))
+    out = [_normal_prior("normal", mu, sd, var, event_rate, "normal matched to the draws")]
+    for d in DISCOUNTS:
+        out.append(
+            _normal_prior(
+                f"power_{d}", mu, sd / math.sqrt(d), var, event_rate, f"power prior, weight {d}"
+            )
+        )
+    return out
+
+
+def followup_priors(
+    draws: Mapping[str, Mapping[str, np.ndarray]],
+    robust_weight: float = ROBUST_WEIGHT,
+    *,
+    ae_event_rates: Mapping[str, float] | None = None,
+) -> dict[str, list[dict[str, Any]]]:
+    """Follow-up priors of every endpoint present in ``draws``.
+
+    ``draws`` maps an endpoint to its posterior draws (primary prior, flattened over chains):
+    ``"burden_reduction": {"burden_reduction_rate": ...}``, ``"pfs": {"median_pfs": ...,
+    "weibull_shape": ...}``, and either ``"adverse_events.<ae>": {"log_odds_ratio": ...[,
+    "event_rate": ...]}`` or ``"adverse_events": {"<ae>": log OR draws}``. Returns
+    ``{"burden_reduction": [...], "pfs": [...], "adverse_events.<ae>": [...]}``.
+    """
+    rates = dict(ae_event_rates or {})
+    out: dict[str, list[dict[str, Any]]] = {}
+    for endpoint, d in draws.items():
+        if endpoint == "burden_reduction":
+            out[endpoint] = rate_priors(d[RATE_VARIABLE], robust_weight)
+        elif endpoint == "pfs":
+            out[endpoint] = pfs_priors(d["median_pfs"], d["weibull_shape"])
+        elif endpoint == "adverse_events":
+            for ae, x in d.items():
+                arr = x["log_odds_ratio"] if isinstance(x, Mapping) else x
+                out[f"adverse_events.{ae}"] = log_or_priors(arr, ae, rates.get(ae))
+        elif endpoint.startswith("adverse_events."):
+            ae = endpoint.split(".", 1)[1]
+            rate = rates.get(ae)
+            if rate is None and "event_rate" in d:
+                rate = float(np.mean(d["event_rate"]))
+            out[endpoint] = log_or_priors(d["log_odds_ratio"], ae, rate)
+        else:
+            raise ValueError(f"unknown endpoint {endpoint!r}")
+    return out
+
+
+def write_followup_priors(priors: Mapping[str, list[dict[str, Any]]], path: str | Path) -> Path:
+    """Write priors as JSON (sorted keys, floats at :data:`SIGNIFICANT_DIGITS` digits)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        json.dumps(jsonable(priors, significant=SIGNIFICANT_DIGITS), sort_keys=True, indent=2)
+        + "\n"
+    )
+    return path
+
+
+def build_pymc_prior(prior: Mapping[str, Any], name: str | None = None):
+    """A ``pm.Model`` holding the prior as a random variable named ``name`` (default: its variable).
+
+    For the ``mvnormal`` PFS prior the model also holds deterministics ``median_pfs`` (months) and
+    ``weibull_shape``.
+    """
+    import pymc as pm
+
+    name = name or prior["variable"]
+    family, p = prior["family"], prior["parameters"]
+    with pm.Model() as model:
+        if family == "beta":
+            pm.Beta(name, alpha=p["alpha"], beta=p["beta"])
+        elif family == "beta_mixture" and len(p["weights"]) == 1:
+            pm.Beta(name, alpha=p["alpha"][0], beta=p["beta"][0])
+        elif family == "beta_mixture":
+            comps = [
+                pm.Beta.dist(alpha=a, beta=b) for a, b in zip(p["alpha"], p["beta"], strict=True)
+            ]
+            pm.Mixture(name, w=np.asarray(p["weights"]), comp_dists=comps)
+        elif family == "mvnormal":
+            z = pm.MvNormal(name, mu=np.asarray(p["mean"]), cov=np.asarray(p["cov"]))
+            pm.Deterministic("median_pfs", pm.math.exp(z[0]))
+            pm.Deterministic("weibull_shape", pm.math.exp(z[1]))
+        elif family == "normal":
+            pm.Normal(name, mu=p["mu"], sigma=p["sigma"])
+        else:
+            raise ValueError(f"unknown prior family {family!r}")
+    return model

@@ -1,0 +1,764 @@
+"""Planning a single-arm follow-up trial (DESIGN.md section 5).
+
+Binary endpoint (exact, by enumeration)
+---------------------------------------
+A trial of n patients observes x responders, x ~ Binomial(n, theta). It declares success when
+P(theta > p0 | x) >= success_prob under an *analysis prior* (a Beta or a Beta mixture; default the
+vague Beta(1, 1)). The posterior probability increases with x, so success is x >= x_c, the
+*critical number of responders*. Then, with binomial sums (no simulation):
+
+* type I error = P(Binomial(n, p0) >= x_c), power = P(Binomial(n, p1) >= x_c);
+* prior predictive of x under a *design prior* (Beta or Beta mixture): the beta-binomial mixture;
+* assurance (probability of success) = P(x >= x_c) under that prior predictive.
+
+Identity for checks: P(Beta(x, n - x + 1) > p0) = P(Binomial(n, p0) < x), so the limiting analysis
+prior Beta(0, 1) reproduces the classical exact one-sided binomial test. Beta(1, 1) gives the
+posterior Beta(x + 1, n - x + 1), so its x_c equals the classical critical value *for n + 1* minus
+one: the same as the classical one for n or one fewer responder.
+
+PFS endpoint (vectorised simulation)
+------------------------------------
+Trials of n patients, uniform accrual over A months, further follow-up F months (administrative
+censoring at A + F - entry), Weibull PFS S(t) = exp(-(t / lambda)^k), lambda = m / (ln 2)^(1/k).
+The Kaplan-Meier median follows R's ``survfit``: the smallest time with S(t) <= 0.5, the midpoint
+to the next event time when S is exactly 0.5 there; "not reached" counts as above the threshold.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from scipy import special, stats
+
+from trial_reanalysis.analysis.constants import DEFAULT_SEED
+from trial_reanalysis.analysis.errors import InputError
+from trial_reanalysis.analysis.frequentist.binomial import simon_designs
+from trial_reanalysis.analysis.planning.followup import BetaMixture
+from trial_reanalysis.analysis.provenance import jsonable
+from trial_reanalysis.analysis.trials.validation import MAX_PLAN_N
+
+#: Tolerance for "the KM curve is exactly 0.5" (R's midpoint rule).
+_KM_HALF_TOL = 1e-9
+
+PriorLike = BetaMixture | tuple[float, float] | Mapping[str, Any] | None
+
+
+def as_beta_mixture(prior: PriorLike) -> BetaMixture:
+    """Normalise a prior: None (Beta(1, 1)), (a, b), a :class:`BetaMixture` or a prior dict.
+
+    A prior dict is either of family ``beta``/``beta_mixture`` (as in ``followup_priors``) or a
+    bare ``{"alpha": a, "beta": b}``.
+    """
+    if prior is None:
+        return BetaMixture.single(1.0, 1.0)
+    if isinstance(prior, BetaMixture):
+        return prior
+    if isinstance(prior, Mapping):
+        if "family" in prior:
+            return BetaMixture.from_prior(prior)
+        return BetaMixture.single(prior["alpha"], prior["beta"])
+    a, b = prior
+    return BetaMixture.single(a, b)
+
+
+def _describe(prior: BetaMixture) -> dict[str, Any]:
+    if prior.n_components == 1:
+        return {"family": "beta", "parameters": {"alpha": prior.alpha[0], "beta": prior.beta[0]}}
+    return {"family": "beta_mixture", "parameters": prior.to_parameters()}
+
+
+def posterior_prob_above(n: int, p0: float, analysis_prior: PriorLike = None) -> np.ndarray:
+    """P(theta > p0 | x responders of n) for x = 0..n under the analysis prior (array, n + 1)."""
+    mix = as_beta_mixture(analysis_prior)
+    x = np.arange(n + 1, dtype=float)
+    return _post_prob(mix, np.full_like(x, n), x, p0)
+
+
+def _post_prob(mix: BetaMixture, n: np.ndarray, x: np.ndarray, p0: float) -> np.ndarray:
+    """Vectorised P(theta > p0 | x, n) (n, x broadcastable float arrays)."""
+    w, a, b = mix.arrays
+    ap = a + x[..., None]
+    bp = b + (n - x)[..., None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tail = np.where(ap > 0, special.betaincc(np.maximum(ap, 1e-300), bp, p0), 0.0)
+    if mix.n_components == 1:
+        return tail[..., 0]
+    logw = np.log(w) + special.betaln(ap, bp) - special.betaln(a, b)
+    post_w = np.exp(logw - special.logsumexp(logw, axis=-1, keepdims=True))
+    return np.sum(post_w * tail, axis=-1)
+
+
+def critical_responders(
+    n: int, p0: float, success_prob: float, analysis_prior: PriorLike = None
+) -> int | None:
+    """Smallest x with P(theta > p0 | x of n) >= success_prob; None when no x qualifies."""
+    _check_design(n, p0, success_prob)
+    ok = np.flatnonzero(posterior_prob_above(n, p0, analysis_prior) >= success_prob)
+    return int(ok[0]) if ok.size else None
+
+
+def prior_predictive(n: int, design_prior: PriorLike) -> np.ndarray:
+    """P(x responders of n) for x = 0..n under a Beta / Beta-mixture design prior."""
+    mix = as_beta_mixture(design_prior)
+    w, a, b = mix.arrays
+    x = np.arange(n + 1, dtype=float)[:, None]
+    log_choose = special.gammaln(n + 1) - special.gammaln(x + 1) - special.gammaln(n - x + 1)
+    logp = log_choose + special.betaln(a + x, b + n - x) - special.betaln(a, b)
+    return np.exp(logp) @ w
+
+
+def _tail(pmf: np.ndarray, c: int | None) -> float:
+    return 0.0 if c is None else float(pmf[c:].sum())
+
+
+def _check_design(n: int, p0: float, success_prob: float) -> None:
+    if int(n) != n or not 1 <= n <= MAX_PLAN_N:
+        raise ValueError(f"n must be an integer in 1..{MAX_PLAN_N}, got {n}")
+    if not 0 < p0 < 1:
+        raise ValueError(f"p0 must be in (0, 1), got {p0}")
+    if not 0 < success_prob < 1:
+        raise ValueError(f"success_prob must be in (0, 1), got {success_prob}")
+
+
+@dataclass
+class PlanResult:
+    """Exact operating characteristics of a single-arm binary design with a Bayesian rule.
+
+    Attributes:
+        n: patients. p0, p1: null and target response rates (fractions).
+        success_prob: posterior probability threshold of the rule P(theta > p0 | x) >= it.
+        analysis_prior, design_prior: ``{"family", "parameters"}`` of each (design may be None).
+        design_prior_name: the name of the design prior (e.g. a follow-up prior's name).
+        critical_responders: x_c (None when no outcome declares success).
+        type1_error, power: P(x >= x_c) at p0 and p1.
+        assurance: P(x >= x_c) under the design prior's predictive (None without design prior).
+        prior_predictive: P(x) for x = 0..n under the design prior (None without one).
+        posterior_prob_above_p0: P(theta > p0 | x) for x = 0..n.
+        simon: Simon optimal/minimax designs for the same p0/p1 (None when unavailable).
+    """
+
+    n: int
+    p0: float
+    p1: float
+    success_prob: float
+    analysis_prior: dict[str, Any]
+    design_prior: dict[str, Any] | None
+    critical_responders: int | None
+    type1_error: float
+    power: float
+    assurance: float | None
+    prior_predictive: np.ndarray | None
+    posterior_prob_above_p0: np.ndarray
+    design_prior_name: str | None = None
+    simon: dict[str, Any] | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable dict (arrays as lists)."""
+        out = dataclasses.asdict(self)
+        for key in ("prior_predictive", "posterior_prob_above_p0"):
+            if out[key] is not None:
+                out[key] = [float(v) for v in out[key]]
+        return jsonable(out)
+
+
+def simon_comparison(
+    p0: float, p1: float, alpha: float = 0.05, power: float = 0.80
+) -> dict[str, Any]:
+    """Simon optimal and minimax designs of the same p0 / p1
+    (:mod:`analysis.frequentist.binomial`)."""
+    designs = simon_designs(p0, p1, alpha, power)
+    return {"alpha": alpha, "power": power, **{k: jsonable(v) for k, v in designs.items()}}
+
+
+def plan_binary(
+    n: int,
+    p0: float,
+    p1: float,
+    success_prob: float,
+    design_prior: PriorLike = None,
+    analysis_prior: PriorLike = None,
+    *,
+    design_prior_name: str | None = None,
+    simon: bool = True,
+    simon_alpha: float = 0.05,
+    simon_power: float = 0.80,
+) -> PlanResult:
+    """Exact OC, prior predictive and assurance of a single-arm trial of n patients.
+
+    ``design_prior`` None means no assurance / prior predictive. ``simon`` adds the Simon designs
+    for (p0, p1, simon_alpha, simon_power) when :mod:`analysis.frequentist.binomial` provides them.
+    """
+    _check_design(n, p0, success_prob)
+    if not 0 < p1 < 1:
+        raise ValueError(f"p1 must be in (0, 1), got {p1}")
+    amix = as_beta_mixture(analysis_prior)
+    post = posterior_prob_above(n, p0, amix)
+    ok = np.flatnonzero(post >= success_prob)
+    crit = int(ok[0]) if ok.size else None
+    x = np.arange(n + 1)
+    pred = assurance = None
+    dprior = None
+    if design_prior is not None:
+        dmix = as_beta_mixture(design_prior)
+        dprior = _describe(dmix)
+        pred = prior_predictive(n, dmix)
+        assurance = _tail(pred, crit)
+    notes = [] if crit is not None else ["no outcome of this trial can declare success"]
+    sim = simon_comparison(p0, p1, simon_alpha, simon_power) if simon else None
+    return PlanResult(
+        n=int(n),
+        p0=float(p0),
+        p1=float(p1),
+        success_prob=float(success_prob),
+        analysis_prior=_describe(amix),
+        design_prior=dprior,
+        critical_responders=crit,
+        type1_error=_tail(stats.binom.pmf(x, n, p0), crit),
+        power=_tail(stats.binom.pmf(x, n, p1), crit),
+        assurance=assurance,
+        prior_predictive=pred,
+        posterior_prob_above_p0=post,
+        design_prior_name=design_prior_name,
+        simon=sim,
+        notes=notes,
+    )
+
+
+def format_plan(plan: PlanResult) -> str:
+    """A readable text summary of a :class:`PlanResult` (for the terminal and the report)."""
+
+    def prior_text(p: dict[str, Any] | None) -> str:
+        if p is None:
+            return "none"
+        q = p["parameters"]
+        if p["family"] == "beta":
+            return f"Beta({q['alpha']:.4g}, {q['beta']:.4g})"
+        parts = [
+            f"{w:.3g} Beta({a:.4g}, {b:.4g})"
+            for w, a, b in zip(q["weights"], q["alpha"], q["beta"], strict=True)
+        ]
+        return " + ".join(parts)
+
+    c = plan.critical_responders
+    rows = [
+        ("patients", f"{plan.n}"),
+        ("rule", f"P(theta > {plan.p0:g} | x) >= {plan.success_prob:g}"),
+        ("analysis prior", prior_text(plan.analysis_prior)),
+        (
+            "design prior",
+            prior_text(plan.design_prior)
+            + (f"  [{plan.design_prior_name}]" if plan.design_prior_name else ""),
+        ),
+        ("success if responders >=", "never" if c is None else f"{c} of {plan.n}"),
+        (f"type I error at p0 = {plan.p0:g}", f"{plan.type1_error:.4f}"),
+        (f"power at p1 = {plan.p1:g}", f"{plan.power:.4f}"),
+        ("assurance", "-" if plan.assurance is None else f"{plan.assurance:.4f}"),
+    ]
+    if plan.prior_predictive is not None:
+        pred = plan.prior_predictive
+        mean = float(np.arange(pred.size) @ pred)
+        cdf = np.cumsum(pred)
+        lo, hi = int(np.searchsorted(cdf, 0.025)), int(np.searchsorted(cdf, 0.975))
+        rows.append(("prior predictive responders", f"mean {mean:.2f}, 95% range {lo}-{hi}"))
+    width = max(len(k) for k, _ in rows)
+    lines = [f"{k.ljust(width)}  {v}" for k, v in rows]
+    if plan.simon:
+        for kind in ("optimal", "minimax"):
+            if kind in plan.simon:
+                desc = _simon_text(plan.simon[kind])
+                lines.append(f"{('Simon ' + kind).ljust(width)}  {desc}")
+    lines += [f"note: {n}" for n in plan.notes]
+    return "\n".join(lines)
+
+
+def _simon_text(d: Any) -> str:
+    keys = ("r1", "n1", "r", "n", "en0", "pet0", "alpha", "power")
+    if isinstance(d, Mapping) and all(k in d for k in keys):
+        return (
+            f"{d['r1']}/{d['n1']}, {d['r']}/{d['n']}; EN0 {d['en0']:.1f}, PET0 {d['pet0']:.2f}, "
+            f"type I error {d['alpha']:.4f}, power {d['power']:.4f}"
+        )
+    return ", ".join(f"{k}={v}" for k, v in d.items()) if isinstance(d, Mapping) else str(d)
+
+
+def _binom_tails(ns: np.ndarray, p: float, nmax: int) -> np.ndarray:
+    """tails[i, c] = P(Binomial(ns[i], p) >= c) for c = 0..nmax + 1 (0 beyond n)."""
+    c = np.arange(nmax + 2)
+    return np.where(c[None, :] <= ns[:, None], stats.binom.sf(c[None, :] - 1, ns[:, None], p), 0.0)
+
+
+def oc_grid(
+    ns: Sequence[int] | np.ndarray,
+    success_probs: Sequence[float] | np.ndarray,
+    analysis_priors: Mapping[str, PriorLike],
+    p0: float,
+    p1: float,
+    design_prior: PriorLike = None,
+) -> pd.DataFrame:
+    """Exact OC of every design n x success_prob x analysis prior (one row each, vectorised).
+
+    Columns: ``prior, n, success_prob, critical_responders`` (-1 when no x succeeds), ``type1_error,
+    power`` and, with a design prior, ``assurance``.
+    """
+    ns = np.asarray(ns, dtype=int)
+    thr = np.asarray(success_probs, dtype=float)
+    if ns.ndim != 1 or np.any(ns < 1):
+        raise ValueError("ns must be positive integers")
+    nmax = int(ns.max())
+    x = np.arange(nmax + 1, dtype=float)
+    valid = x[None, :] <= ns[:, None]  # (N, X)
+    xx = np.where(valid, x[None, :], 0.0)
+    nn = np.broadcast_to(ns[:, None].astype(float), xx.shape)
+    names = list(analysis_priors)
+    probs = np.stack(
+        [
+            np.where(valid, _post_prob(as_beta_mixture(analysis_priors[k]), nn, xx, p0), -np.inf)
+            for k in names
+        ]
+    )  # (P, N, X)
+    hit = probs[..., None] >= thr  # (P, N, X, T)
+    feasible = hit.any(axis=2)
+    crit = np.where(feasible, hit.argmax(axis=2), ns[None, :, None] + 1)  # (P, N, T)
+    flat = crit.reshape(len(names), ns.size, -1)
+    cols: dict[str, np.ndarray] = {}
+    for label, p in (("type1_error", p0), ("power", p1)):
+        tails = _binom_tails(ns, p, nmax)
+        cols[label] = np.take_along_axis(tails[None], flat, axis=2)
+    if design_prior is not None:
+        dmix = as_beta_mixture(design_prior)
+        tails = np.zeros((ns.size, nmax + 2))
+        for i, n in enumerate(ns):
+            pred = prior_predictive(int(n), dmix)
+            tails[i, : n + 1] = np.cumsum(pred[::-1])[::-1]
+        cols["assurance"] = np.take_along_axis(tails[None], flat, axis=2)
+    shape = crit.shape
+    out = pd.DataFrame(
+        {
+            "prior": np.repeat(np.array(names, dtype=object), shape[1] * shape[2]),
+            "n": np.broadcast_to(ns[None, :, None], shape).ravel(),
+            "success_prob": np.broadcast_to(thr[None, None, :], shape).ravel(),
+            "critical_responders": np.where(feasible, crit, -1).ravel(),
+            **{k: v.ravel() for k, v in cols.items()},
+        }
+    )
+    return out
+
+
+def oc_curves(
+    ns: Sequence[int],
+    p0: float,
+    success_prob: float,
+    analysis_prior: PriorLike = None,
+    rates: Sequence[float] | np.ndarray | None = None,
+) -> pd.DataFrame:
+    """Probability of success against the true response rate for a few n (tidy DataFrame).
+
+    Columns: ``n, critical_responders`` (-1 if none), ``true_rate, prob_success``.
+    """
+    rates = np.linspace(0.0, 1.0, 101) if rates is None else np.asarray(rates, dtype=float)
+    frames = []
+    for n in ns:
+        c = critical_responders(int(n), p0, success_prob, analysis_prior)
+        prob = np.zeros_like(rates) if c is None else stats.binom.sf(c - 1, int(n), rates)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "n": int(n),
+                    "critical_responders": -1 if c is None else c,
+                    "true_rate": rates,
+                    "prob_success": prob,
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def plot_oc_curves(curves: pd.DataFrame, ax=None, *, p0: float | None = None, p1=None) -> Figure:
+    """Plot :func:`oc_curves` output (one line per n); returns the figure."""
+    if ax is None:
+        fig = Figure(figsize=(6, 4))
+        ax = fig.subplots()
+    else:
+        fig = ax.figure
+    for n, d in curves.groupby("n"):
+        c = int(d["critical_responders"].iloc[0])
+        ax.plot(d["true_rate"], d["prob_success"], label=f"n = {n} (success if x >= {c})")
+    for p, style in ((p0, ":"), (p1, "--")):
+        if p is not None:
+            ax.axvline(p, color="grey", linestyle=style, linewidth=1)
+    ax.set_xlabel("true response rate")
+    ax.set_ylabel("probability of success")
+    ax.set_ylim(0, 1)
+    ax.legend(frameon=False)
+    return fig
+
+
+def plan_from_results(
+    results: Mapping[str, Any],
+    endpoint: str,
+    prior_name: str,
+    n: int,
+    p0: float,
+    p1: float,
+    success_prob: float,
+    analysis_prior: PriorLike = None,
+    *,
+    source: str = "results.json",
+) -> PlanResult:
+    """Plan a binary follow-up whose design prior is ``results['followup_priors'][endpoint]``.
+
+    The prior is the entry named ``prior_name``.
+
+    Raises :class:`~analysis.errors.InputError` (source ``source``) when the endpoint or prior is
+    missing or is not a Beta / Beta mixture.
+    """
+    by_name = _priors_by_name(results, endpoint, source)
+    if prior_name not in by_name:
+        raise InputError(
+            source,
+            f"followup_priors.{endpoint}",
+            f"no prior named {prior_name!r}; available: {', '.join(map(str, by_name))}",
+        )
+    prior = by_name[prior_name]
+    if prior.get("family") not in ("beta", "beta_mixture"):
+        raise InputError(
+            source,
+            f"followup_priors.{endpoint}.{prior_name}",
+            f"family {prior.get('family')!r} is not a response-rate prior (beta or beta_mixture)",
+        )
+    try:
+        as_beta_mixture(prior)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InputError(
+            source, f"followup_priors.{endpoint}.{prior_name}", f"not a usable prior ({exc})"
+        ) from None
+    return plan_binary(n, p0, p1, success_prob, prior, analysis_prior, design_prior_name=prior_name)
+
+
+def _priors_by_name(results: Any, endpoint: str, source: str) -> dict[Any, dict[str, Any]]:
+    """The exported priors of one endpoint of a results.json, by name (InputError naming the
+    file and key when the document is not what ``reanalysis run`` writes)."""
+    if not isinstance(results, Mapping):
+        raise InputError(source, "<top level>", "must be a JSON object (the results.json of a run)")
+    all_priors = results.get("followup_priors")
+    if not isinstance(all_priors, Mapping):
+        raise InputError(source, "followup_priors", "missing; rerun the analysis to produce it")
+    if endpoint not in all_priors:
+        raise InputError(
+            source,
+            f"followup_priors.{endpoint}",
+            f"no such endpoint; available: {', '.join(sorted(map(str, all_priors)))}",
+        )
+    priors = all_priors[endpoint]
+    if (
+        not isinstance(priors, list)
+        or not priors
+        or not all(isinstance(p, Mapping) for p in priors)
+    ):
+        raise InputError(
+            source, f"followup_priors.{endpoint}", "must be a non-empty list of prior objects"
+        )
+    return {p.get("name"): p for p in priors}
+
+
+# ---------------------------------------------------------------------------------------------
+# PFS
+# ---------------------------------------------------------------------------------------------
+
+
+def km_medians(times: np.ndarray, events: np.ndarray) -> np.ndarray:
+    """Kaplan-Meier medians of many trials at once (rows = trials; inf when not reached).
+
+    ``times`` (months) and ``events`` (bool, True = progression) have shape (trials, n).
+    """
+    times = np.asarray(times, dtype=float)
+    events = np.asarray(events, dtype=bool)
+    order = np.lexsort((~events, times), axis=-1)  # by time; events before censorings at ties
+    t = np.take_along_axis(times, order, axis=1)
+    d = np.take_along_axis(events, order, axis=1)
+    n = t.shape[1]
+    at_risk = n - np.arange(n)
+    surv = np.cumprod(1.0 - d / at_risk, axis=1)
+    reached = d & (surv <= 0.5 + _KM_HALF_TOL)
+    any_reached = reached.any(axis=1)
+    j = reached.argmax(axis=1)
+    rows = np.arange(t.shape[0])
+    med = t[rows, j]
+    ev_t = np.where(d, t, np.inf)
+    later = np.minimum.accumulate(ev_t[:, ::-1], axis=1)[:, ::-1]  # min event time at >= index
+    nxt = np.concatenate([later[:, 1:], np.full((t.shape[0], 1), np.inf)], axis=1)[rows, j]
+    flat = np.abs(surv[rows, j] - 0.5) <= _KM_HALF_TOL
+    # R's rule where the curve sits at exactly 0.5: the midpoint to the next event time, or to the
+    # last follow-up time when no event follows (as analysis.frequentist.survival does).
+    nxt = np.where(np.isfinite(nxt), nxt, t[:, -1])
+    med = np.where(flat, (med + nxt) / 2, med)
+    return np.where(any_reached, med, np.inf)
+
+
+@dataclass
+class PfsPlanResult:
+    """Simulated probability that a single-arm trial observes a KM median PFS above a threshold.
+
+    Attributes:
+        probability: P(KM median > threshold) (not reached counts as above).
+        mc_se: its Monte Carlo standard error.
+        p_not_reached: share of trials whose KM curve never reached 0.5.
+        km_median_quantiles: 2.5 %, 50 %, 97.5 % of the simulated KM medians (months).
+    """
+
+    n: int
+    accrual_months: float
+    followup_months: float
+    threshold_months: float
+    n_trials: int
+    seed: int
+    design: str
+    probability: float
+    mc_se: float
+    p_not_reached: float
+    km_median_quantiles: list[float]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable dict."""
+        return jsonable(dataclasses.asdict(self))
+
+
+def simulate_pfs_trials(
+    n: int,
+    accrual_months: float,
+    followup_months: float,
+    median_months: np.ndarray | float,
+    shape: np.ndarray | float,
+    n_trials: int,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Observed times and event flags (trials x n) with uniform accrual and admin censoring.
+
+    ``median_months`` and ``shape`` are scalars or one value per trial.
+    """
+    m = np.broadcast_to(np.asarray(median_months, dtype=float), (n_trials,))[:, None]
+    k = np.broadcast_to(np.asarray(shape, dtype=float), (n_trials,))[:, None]
+    lam = m / np.log(2.0) ** (1.0 / k)
+    pfs = lam * rng.exponential(size=(n_trials, n)) ** (1.0 / k)
+    entry = rng.uniform(0.0, accrual_months, size=(n_trials, n))
+    censor = accrual_months + followup_months - entry
+    return np.minimum(pfs, censor), pfs <= censor
+
+
+def pfs_success_probability(
+    n: int,
+    accrual_months: float,
+    followup_months: float,
+    threshold_months: float,
+    *,
+    median_months: float | None = None,
+    shape: float | None = None,
+    draws: Mapping[str, np.ndarray] | None = None,
+    n_trials: int = 10_000,
+    seed: int = DEFAULT_SEED,
+) -> PfsPlanResult:
+    """P(KM median PFS > threshold) for a trial of n patients, by seeded vectorised simulation.
+
+    Either fixed ``median_months`` and ``shape``, or ``draws`` = {"median_pfs", "weibull_shape"}
+    (joint design-prior draws, resampled with replacement, one pair per simulated trial).
+    ``followup_months`` may be ``inf`` (no censoring).
+    """
+    if not 1 <= n <= MAX_PLAN_N or n_trials < 1:
+        raise ValueError(f"n must lie in 1..{MAX_PLAN_N} and n_trials be positive")
+    if not (0 <= accrual_months < np.inf) or not followup_months >= 0:
+        raise ValueError("accrual must be finite and non-negative, follow-up non-negative")
+    if not np.isfinite(threshold_months) or threshold_months <= 0:
+        raise ValueError(
+            f"threshold must be a finite positive number of months, got {threshold_months}"
+        )
+    rng = np.random.default_rng(seed)
+    if draws is not None:
+        md = np.asarray(draws["median_pfs"], dtype=float).ravel()
+        kd = np.asarray(draws["weibull_shape"], dtype=float).ravel()
+        if md.shape != kd.shape or np.any(md <= 0) or np.any(kd <= 0):
+            raise ValueError("draws must hold equal-length positive median_pfs and weibull_shape")
+        idx = rng.integers(0, md.size, size=n_trials)
+        m, k, design = md[idx], kd[idx], f"design prior ({md.size} joint draws)"
+    elif median_months is not None and shape is not None:
+        if median_months <= 0 or shape <= 0:
+            raise ValueError("median_months and shape must be positive")
+        m, k, design = median_months, shape, f"fixed median {median_months:g}, shape {shape:g}"
+    else:
+        raise ValueError("give draws, or both median_months and shape")
+    y, ev = simulate_pfs_trials(n, accrual_months, followup_months, m, k, n_trials, rng)
+    med = km_medians(y, ev)
+    hit = med > threshold_months
+    prob = float(hit.mean())
+    finite = med[np.isfinite(med)]
+    q = np.quantile(med, [0.025, 0.5, 0.975]) if finite.size else np.full(3, np.inf)
+    return PfsPlanResult(
+        n=int(n),
+        accrual_months=float(accrual_months),
+        followup_months=float(followup_months),
+        threshold_months=float(threshold_months),
+        n_trials=int(n_trials),
+        seed=int(seed),
+        design=design,
+        probability=prob,
+        mc_se=math.sqrt(prob * (1 - prob) / n_trials),
+        p_not_reached=float(np.mean(~np.isfinite(med))),
+        km_median_quantiles=[float(v) for v in q],
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# What the run and the command line show planners
+# ---------------------------------------------------------------------------------------------
+
+#: Follow-up designs the report shows by default: n patients, success if P(rate > p0) >= 0.95.
+REPORT_NS = (20, 30, 40, 60)
+REPORT_SUCCESS_PROB = 0.95
+
+
+def planning_overview(
+    rate_priors: Sequence[Mapping[str, Any]],
+    p0: float,
+    p1: float,
+    ns: Sequence[int] = REPORT_NS,
+    success_prob: float = REPORT_SUCCESS_PROB,
+) -> tuple[pd.DataFrame, Figure]:
+    """For the report: exact OC and assurance of follow-ups of each n under each exported prior
+    (vague analysis prior), and the OC curves (probability of success against the true rate)."""
+    rows = []
+    for prior in rate_priors:
+        for n in ns:
+            plan = plan_binary(
+                n, p0, p1, success_prob, prior, None, design_prior_name=prior["name"], simon=False
+            )
+            rows.append(
+                {
+                    "design prior": prior["name"],
+                    "prior ESS": prior.get("ess"),
+                    "n": n,
+                    "success if responders >=": plan.critical_responders,
+                    f"type I error at {p0:g}": plan.type1_error,
+                    f"power at {p1:g}": plan.power,
+                    "assurance": plan.assurance,
+                }
+            )
+    curves = oc_curves(ns, p0, success_prob)
+    fig = plot_oc_curves(curves, p0=p0, p1=p1)
+    fig.axes[0].set_title(
+        f"Follow-up trial: success if P(rate > {p0:g} | data) >= {success_prob:g} (vague prior)"
+    )
+    return pd.DataFrame(rows), fig
+
+
+def pfs_plan_from_results(
+    results: Mapping[str, Any],
+    prior_name: str | None,
+    n: int,
+    accrual_months: float,
+    followup_months: float,
+    threshold_months: float,
+    *,
+    source: str = "results.json",
+    seed: int = DEFAULT_SEED,
+) -> PfsPlanResult:
+    """P(KM median PFS > threshold) of a follow-up whose design prior is an exported PFS prior.
+
+    The prior is a bivariate normal on (log median, log shape); 10^5 seeded draws of it feed
+    :func:`pfs_success_probability` (10^4 simulated trials).
+    """
+    by_name = _priors_by_name(results, "pfs", source)
+    prior = by_name.get(prior_name) if prior_name is not None else next(iter(by_name.values()))
+    if prior is None:
+        raise InputError(
+            source,
+            "followup_priors.pfs",
+            f"no prior named {prior_name!r}; available: {', '.join(map(str, by_name))}",
+        )
+    where = f"followup_priors.pfs.{prior.get('name')}"
+    if prior.get("family") != "mvnormal":
+        raise InputError(source, where, "not an mvnormal prior")
+    try:
+        mean = np.asarray(prior["parameters"]["mean"], dtype=float)
+        cov = np.asarray(prior["parameters"]["cov"], dtype=float)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(source, f"{where}.parameters", f"need mean and cov ({exc})") from None
+    if mean.shape != (2,) or cov.shape != (2, 2) or not np.all(np.isfinite(cov)):
+        raise InputError(source, f"{where}.parameters", "need a 2-vector mean, 2x2 cov")
+    rng = np.random.default_rng(seed)
+    log_draws = rng.multivariate_normal(mean, cov, size=100_000)
+    draws = {"median_pfs": np.exp(log_draws[:, 0]), "weibull_shape": np.exp(log_draws[:, 1])}
+    plan = pfs_success_probability(
+        n, accrual_months, followup_months, threshold_months, draws=draws, seed=seed
+    )
+    plan.design = f"follow-up prior '{prior['name']}' ({plan.design})"
+    return plan
+
+
+def plan_command(
+    results_path: str | Path,
+    endpoint: str,
+    prior_name: str | None,
+    n: int,
+    p0: float,
+    p1: float,
+    success_prob: float,
+    *,
+    as_json: bool = False,
+    accrual_months: float = 12.0,
+    followup_months: float = 12.0,
+    threshold_months: float | None = None,
+) -> str:
+    """What ``reanalysis plan`` prints: read a results.json, plan, format as text or JSON.
+
+    ``endpoint`` "pfs" plans a PFS trial (needs ``threshold_months``); any other endpoint key of
+    ``followup_priors`` with Beta priors plans a binary trial.
+    """
+    path = Path(results_path)
+    try:
+        results = json.loads(path.read_text())
+    except OSError as exc:
+        raise InputError(path, "<file>", f"cannot read results ({exc.strerror})") from exc
+    except json.JSONDecodeError as exc:
+        raise InputError(path, "<file>", f"not valid JSON: {exc}") from exc
+    if endpoint == "pfs":
+        if threshold_months is None:
+            raise InputError("--threshold-months", "threshold", "required for --endpoint pfs")
+        pfs = pfs_plan_from_results(
+            results,
+            prior_name,
+            n,
+            accrual_months,
+            followup_months,
+            threshold_months,
+            source=str(path),
+        )
+        if as_json:
+            return json.dumps(pfs.to_dict(), indent=2)
+        lo, mid, hi = pfs.km_median_quantiles
+        return "\n".join(
+            [
+                f"patients                      {pfs.n}",
+                f"accrual / extra follow-up     {pfs.accrual_months:g} / {pfs.followup_months:g}"
+                " months",
+                f"design                        {pfs.design}",
+                f"P(KM median > {pfs.threshold_months:g} months)   {pfs.probability:.3f}"
+                f" (Monte Carlo se {pfs.mc_se:.3f}, {pfs.n_trials} simulated trials)",
+                f"KM median not reached         {pfs.p_not_reached:.3f}",
+                f"simulated KM median           {mid:.2f} months (95 % range {lo:.2f}-{hi:.2f})",
+            ]
+        )
+    if prior_name is None:
+        prior_name = next(iter(_priors_by_name(results, endpoint, str(path))))
+    plan = plan_from_results(
+        results, endpoint, prior_name, n, p0, p1, success_prob, source=str(path)
+    )
+    return json.dumps(plan.to_dict(), indent=2) if as_json else format_plan(plan)

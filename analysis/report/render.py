@@ -1,0 +1,263 @@
+"""The report: ``report.md`` and a self-contained ``report.html`` from one context.
+
+Sections: the trial and the data of record; every assumption and reconstruction; each endpoint
+(comparison table, plain-language sentences, figures); sensitivity; follow-up priors (when
+present); diagnostics; reproducibility. The HTML embeds its figures (base64 PNG) and loads
+nothing from the network.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pandas as pd
+from markupsafe import Markup
+from matplotlib import pyplot as plt
+from matplotlib.figure import Figure
+from pydantic import BaseModel
+
+from trial_reanalysis.analysis.constants import INTERVAL_LEVEL
+from trial_reanalysis.analysis.trials.load import Assumption, LoadedTrial, Reported
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+def save_figure(fig: Figure, path: Path) -> None:
+    """Write a PNG without timestamps or version metadata (same data, same bytes), then close."""
+    fig.savefig(path, dpi=110, metadata={"Software": None})
+    plt.close(fig)
+
+
+def fmt(value: Any) -> str:
+    """A table cell: probabilities near 1 as 1 - eps, tiny numbers in scientific notation."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return ""
+        if 0.9999 < value < 1:
+            return f"1 - {1 - value:.1e}"
+        if value != 0 and abs(value) < 1e-3:
+            return f"{value:.2e}"
+        if abs(value) >= 1e4:
+            return f"{value:.3g}"
+        return f"{value:.3g}" if abs(value) < 1 else f"{value:.4g}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(fmt(v) for v in value) + "]"
+    return str(value)
+
+
+def table(df: pd.DataFrame) -> dict[str, Any]:
+    """Columns and formatted rows of a table for the templates."""
+    return {
+        "columns": [str(c) for c in df.columns],
+        "rows": [[fmt(v) for v in row] for row in df.astype(object).itertuples(index=False)],
+    }
+
+
+def data_of_record(model: BaseModel, prefix: str = "") -> tuple[list[dict], list[str]]:
+    """Every reported value of the trial file with its source, and every field marked unknown."""
+    reported: list[dict[str, str]] = []
+    unknown: list[str] = []
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        path = f"{prefix}{name}"
+        if isinstance(value, Reported):
+            note = f" ({value.note})" if value.note else ""
+            reported.append(
+                {"field": path, "value": fmt(value.value), "source": value.source + note}
+            )
+        elif value == "unknown":
+            unknown.append(path)
+        elif isinstance(value, Assumption):
+            continue
+        elif isinstance(value, BaseModel):
+            r, u = data_of_record(value, f"{path}.")
+            reported += r
+            unknown += u
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if isinstance(item, BaseModel):
+                    r, u = data_of_record(item, f"{path}.{key}.")
+                    reported += r
+                    unknown += u
+    return reported, unknown
+
+
+def declared_assumptions(loaded: LoadedTrial) -> list[dict[str, str]]:
+    """The trial file's [assumptions]: default, sensitivity sweep and rationale."""
+    rows = []
+    for name in type(loaded.trial.assumptions).model_fields:
+        a = getattr(loaded.trial.assumptions, name)
+        if a is not None:
+            rows.append(
+                {"name": name, "default": fmt(a.default), "sweep": fmt(a.sweep), "why": a.rationale}
+            )
+    return rows
+
+
+def _png_base64(path: Path) -> str:
+    return base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def context(out: Path, output, loaded: LoadedTrial, config) -> dict[str, Any]:
+    """Everything the two templates show (numbers come from the run, never from the template)."""
+    reported, unknown = data_of_record(loaded.trial)
+    endpoints = []
+    for e in output.endpoints:
+        figures = [
+            {
+                "stem": stem,
+                "file": f"figures/{stem}.png",
+                "b64": _png_base64(out / f"figures/{stem}.png"),
+            }
+            for stem in e.figures
+        ]
+        endpoints.append(
+            {
+                "name": e.name,
+                "title": e.title,
+                "comparison": table(e.comparison),
+                "sensitivity": table(e.sensitivity),
+                "sentences": e.sentences,
+                "assumptions": e.assumptions,
+                "figures": figures,
+                "extra_tables": {
+                    stem: table(df) for stem, df in e.tables.items() if stem not in e.csv_only
+                },
+                "csv_tables": sorted(f"tables/{stem}.csv" for stem in e.csv_only),
+            }
+        )
+    appendix = [
+        {
+            "stem": p.stem,
+            "file": f"figures/{p.name}",
+            "b64": _png_base64(p),
+        }
+        for p in sorted((out / "figures").glob("appendix_*.png"))
+    ]
+    fits = [
+        {"endpoint": e.name, "fit": d.label, **d.summary()}
+        for e in output.endpoints
+        for d in e.diagnostics
+    ]
+    diag_cols = [
+        "endpoint",
+        "fit",
+        "r_hat_max",
+        "ess_bulk_min",
+        "ess_tail_min",
+        "divergences",
+        "ebfmi_min",
+        "retried",
+        "passed",
+    ]
+    followup = output.results.get("followup_priors")
+    planning = None
+    if output.planning_table is not None:
+        planning = {
+            "table": table(output.planning_table),
+            "figure": {
+                "stem": "followup_oc_curves",
+                "file": "figures/followup_oc_curves.png",
+                "b64": _png_base64(out / "figures/followup_oc_curves.png"),
+            },
+        }
+    prov = output.results["provenance"]
+    return {
+        "trial": loaded.trial.trial,
+        "enrolled": loaded.trial.enrolled,
+        "reported": reported,
+        "unknown": unknown,
+        "assumptions": declared_assumptions(loaded),
+        "endpoints": endpoints,
+        "fits": [
+            {
+                "cells": [fmt(f[c]) for c in diag_cols],
+                "passed": f["passed"],
+                "failures": f["failures"],
+            }
+            for f in fits
+        ],
+        "diag_columns": diag_cols,
+        "all_passed": all(f["passed"] for f in fits),
+        "followup": followup,
+        "planning": planning,
+        "appendix": appendix,
+        "provenance": prov,
+        "level": f"{INTERVAL_LEVEL:.0%}",
+        "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "command": f"reanalysis run {loaded.path} --seed {config.seed}",
+    }
+
+
+_MD_ALWAYS = re.compile(r"([\\`*\[\]<>|])")
+_MD_LONE_UNDERSCORE = re.compile(r"(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])")
+
+
+def md_escape(value: Any) -> str:
+    """Text that Markdown shows literally, on one line: line breaks become spaces, and
+    backslash, backtick, asterisk, brackets, angle brackets (no raw HTML), pipe (no broken
+    table) and underscores that could start or end emphasis are backslash-escaped (CommonMark
+    allows a backslash before any ASCII punctuation). Every value in report.md passes here."""
+    text = " ".join(str(value).split())
+    text = _MD_ALWAYS.sub(r"\\\1", text)
+    return _MD_LONE_UNDERSCORE.sub(r"\\_", text)
+
+
+def md_code(value: Any) -> Markup:
+    """An inline code span holding ``value`` literally (fenced by more backticks than it has)."""
+    text = " ".join(str(value).split())
+    if not text:
+        return Markup("")
+    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return Markup(f"{fence}{pad}{text}{pad}{fence}")
+
+
+def md_row(cells: list[Any]) -> Markup:
+    """One Markdown table row, every cell escaped."""
+    return Markup("| " + " | ".join(md_escape(c) for c in cells) + " |")
+
+
+def md_table(t: dict[str, Any]) -> Markup:
+    """A Markdown table from :func:`table`'s columns and rows, every cell escaped."""
+    lines = [md_row(t["columns"]), "|" + "---|" * len(t["columns"])]
+    lines += [md_row(r) for r in t["rows"]]
+    return Markup("\n".join(lines))
+
+
+def _md_finalize(value: Any) -> Any:
+    """Every ``{{ ... }}`` of the Markdown template: escaped unless built escaped (Markup)."""
+    return value if isinstance(value, Markup) else md_escape(value)
+
+
+def write_reports(out: Path, output, loaded: LoadedTrial, config) -> None:
+    """Render report.md and report.html into ``out`` (figures must already be in out/figures).
+
+    Text from the trial file (titles, sources, names) is escaped in both: HTML-escaped in the
+    HTML (autoescape), made literal and single-line in the Markdown (:func:`md_escape`)."""
+    options = dict(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    html = jinja2.Environment(autoescape=True, **options)
+    md = jinja2.Environment(autoescape=False, finalize=_md_finalize, **options)
+    md.globals.update(md_table=md_table, md_row=md_row)
+    md.filters["md_code"] = md_code
+    ctx = context(out, output, loaded, config)
+    (out / "report.md").write_text(md.get_template("report.md.j2").render(**ctx))
+    (out / "report.html").write_text(html.get_template("report.html.j2").render(**ctx))

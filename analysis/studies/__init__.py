@@ -1,0 +1,3 @@
+"""Simulation studies that calibrate (:mod:`.pfs_calibration`) and validate (:mod:`.pfs_validation`,
+:mod:`.ae_validation`) the approximate models; their results are stored under data/ with
+provenance."""
