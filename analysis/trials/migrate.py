@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from trial_reanalysis.analysis.trials.load import Trial as TrialV1
+from trial_reanalysis.analysis.trials.v1 import Trial as TrialV1
 
 
 def _reported(value: Any) -> Any:

@@ -82,7 +82,8 @@ Number = Annotated[float, BeforeValidator(_number)]
 Whole = Annotated[int, BeforeValidator(_whole)]
 NonNegative = Annotated[int, BeforeValidator(_whole), Field(ge=0, le=1_000_000)]
 Positive = Annotated[int, BeforeValidator(_whole), Field(gt=0, le=1_000_000)]
-Percent = Annotated[float, BeforeValidator(_number), Field(ge=0, le=100)]
+# int | float keeps a printed "30" apart from "30.0" (0 vs 1 printed decimals)
+Percent = Annotated[int | float, BeforeValidator(_number), Field(ge=0, le=100)]
 Probability = Annotated[float, BeforeValidator(_number), Field(gt=0, lt=1)]
 PositiveTime = Annotated[float, BeforeValidator(_number), Field(gt=0, le=1e6)]
 Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
@@ -118,6 +119,14 @@ class ReportedPositiveCount(_Reported):
     """A published count that cannot be zero (patients enrolled, evaluable)."""
 
     value: Positive = Field(description="The count as published (at least 1).")
+
+
+def printed_decimals(value: float) -> int:
+    """Decimals a number was written with in the file: 30 -> 0, 8.7 -> 1, 30.0 -> 1."""
+    if isinstance(value, int):
+        return 0
+    text = repr(float(value))
+    return 0 if "e" in text else len(text.split(".")[1])
 
 
 class ReportedPercent(_Reported):
