@@ -16,4 +16,4 @@ TUNE: Final = 1000
 CHAINS: Final = 4
 
 #: Version of the results.json schema (docs/results-schema.md describes it).
-RESULTS_SCHEMA_VERSION: Final = 1
+RESULTS_SCHEMA_VERSION: Final = 2

@@ -44,23 +44,25 @@ if TYPE_CHECKING:  # kept out of start-up: the worker processes import the heavy
 
     from trial_reanalysis.analysis.endpoints.base import EndpointResult
 
-#: Endpoint name -> (module, function, trial section that enables it). Imported lazily.
-ENDPOINTS: dict[str, tuple[str, str, str]] = {
-    "burden_reduction": (
-        "trial_reanalysis.analysis.endpoints.rate",
-        "analyse_burden_reduction",
-        "burden_reduction",
-    ),
-    "pfs": ("trial_reanalysis.analysis.endpoints.time_to_event", "analyse_pfs", "pfs"),
-    "adverse_events": (
-        "trial_reanalysis.analysis.endpoints.comparison",
-        "analyse_adverse_events",
-        "adverse_events",
-    ),
+#: Endpoint kind -> (module, function) of its analysis, imported lazily (in the worker). Each is
+#: called as ``analyse(loaded, key, *, seed, allow_failed)`` with the key the trial file gives
+#: the endpoint (a rate, a time-to-event endpoint, or a grouping whose comparisons it analyses).
+KINDS: dict[str, tuple[str, str]] = {
+    "rate": ("trial_reanalysis.analysis.endpoints.rate", "analyse_rate"),
+    "time_to_event": ("trial_reanalysis.analysis.endpoints.time_to_event", "analyse_time_to_event"),
+    "comparison": ("trial_reanalysis.analysis.endpoints.comparison", "analyse_comparisons"),
 }
-
-#: Rough share of the run's time per endpoint, to start the longest first in the worker pool.
-COST_RANK = {"pfs": 3, "adverse_events": 2, "burden_reduction": 1}
+#: Endpoint kind -> the report module that words and draws its results: ``present(result,
+#: loaded)`` fills ``result.sentences`` and ``result.figures`` from the numbers alone.
+PRESENTERS: dict[str, str] = {
+    "rate": "trial_reanalysis.analysis.report.rate",
+    "time_to_event": "trial_reanalysis.analysis.report.time_to_event",
+    "comparison": "trial_reanalysis.analysis.report.comparison",
+}
+#: Where each kind's results go in results.json (by the endpoint's key within).
+RESULT_GROUPS = {"rate": "rates", "time_to_event": "time_to_event", "comparison": "comparisons"}
+#: Rough share of the run's time per kind, to start the longest first in the worker pool.
+COST_RANK = {"time_to_event": 3, "comparison": 2, "rate": 1}
 
 VERSIONED_PACKAGES = (
     "pymc",
@@ -125,32 +127,52 @@ def provenance(loaded: LoadedTrial, seed: int) -> dict[str, Any]:
     }
 
 
-def selected_endpoints(loaded: LoadedTrial, wanted: tuple[str, ...] | None) -> list[str]:
-    """Endpoints the trial file describes (and the caller asked for), in report order.
+def trial_endpoints(loaded: LoadedTrial) -> dict[str, tuple[str, str]]:
+    """Every endpoint the trial file declares, in report order: name -> (kind, key).
+
+    The primary rate first, then the other rates, the time-to-event endpoints and the groupings
+    that have comparisons. A name is the file's key (prefixed by its kind where two kinds share
+    a key). Kinds registered beyond the three (test endpoints) analyse every trial, named after
+    themselves.
+    """
+    trial = loaded.trial
+    declared: list[tuple[str, str]] = [
+        *(("rate", k) for k in sorted(trial.rates, key=lambda k: k != trial.primary_rate)),
+        *(("time_to_event", k) for k in trial.time_to_event),
+        *(
+            ("comparison", g)
+            for g in trial.groupings
+            if any(c.grouping == g for c in trial.comparisons.values())
+        ),
+        *((kind, kind) for kind in KINDS if kind not in RESULT_GROUPS),
+    ]
+    keys = [key for _, key in declared]
+    return {
+        (key if keys.count(key) == 1 else f"{RESULT_GROUPS.get(kind, kind)}.{key}"): (kind, key)
+        for kind, key in declared
+    }
+
+
+def selected_endpoints(
+    loaded: LoadedTrial, wanted: tuple[str, ...] | None
+) -> dict[str, tuple[str, str]]:
+    """The endpoints the trial file declares (and the caller asked for): name -> (kind, key).
 
     Raises:
-        InputError: an asked-for endpoint is unknown or not described by the trial file (checked
-            before any work, so ``run --endpoint pfs`` on a file without [pfs] exits 2).
+        InputError: an asked-for endpoint is not declared by the trial file (checked before any
+            work, so ``run --endpoint os`` on a file without it exits 2, naming what it has).
     """
     from trial_reanalysis.analysis.errors import InputError
 
-    names = [
-        name
-        for name, (_, _, section) in ENDPOINTS.items()
-        if getattr(loaded.trial, section) is not None
-    ]
+    declared = trial_endpoints(loaded)
     for name in wanted or ():
-        if name not in ENDPOINTS:
-            raise InputError("--endpoint", name, f"unknown endpoint; choose from {list(ENDPOINTS)}")
-        if name not in names:
-            section = ENDPOINTS[name][2]
+        if name not in declared:
             raise InputError(
                 loaded.path,
-                section,
-                f"--endpoint {name}: the trial file has no {section} table; the endpoints it "
-                f"describes are {names}",
+                "--endpoint",
+                f"the trial file declares no endpoint {name!r}; it declares {list(declared)}",
             )
-    return [n for n in names if wanted is None or n in wanted]
+    return {n: v for n, v in declared.items() if wanted is None or n in wanted}
 
 
 def run_analysis(
@@ -195,7 +217,7 @@ def run_analysis(
 
 
 def _analyse_and_write_all(
-    names: list[str],
+    names: dict[str, tuple[str, str]],
     loaded: LoadedTrial,
     config: RunConfig,
     tmp: Path,
@@ -218,21 +240,26 @@ def _analyse_and_write_all(
         "registry": loaded.trial.trial.registry,
     }
     results["provenance"] = provenance(loaded, config.seed)
+    results["schema_version_read"] = loaded.schema_version_read
     for e in endpoints:
-        results[e.name] = e.results
+        group = RESULT_GROUPS.get(e.kind)
+        if group is None:  # a test-registered kind
+            results[e.name] = e.results
+        else:
+            results.setdefault(group, {})[e.name.split(".")[-1]] = e.results
     if followup is not None:
         results["followup_priors"] = followup
     results["diagnostics_passed"] = all(d.passed for e in endpoints for d in e.diagnostics)
 
     tell("writing outputs", n_steps - 1, n_steps)
     output = RunOutput(results=results, endpoints=endpoints, out_dir=out)
-    if followup and "burden_reduction" in followup:
+    design = loaded.trial.design
+    rate = design.endpoint or loaded.trial.primary_rate
+    p0, p1 = (None if v == "unknown" else v.value for v in (design.p0, design.p1))
+    if followup and rate in followup and p0 is not None and p1 is not None:
         from trial_reanalysis.analysis.planning.plan import planning_overview
 
-        design = loaded.trial.design
-        table, figure = planning_overview(
-            followup["burden_reduction"], design.p0.value, design.p1.value
-        )
+        table, figure = planning_overview(followup[rate], p0, p1)
         output.planning_table, output.planning_figure = table, figure
         results["followup_planning"] = table.to_dict(orient="records")
     _write_run_files(tmp, output, loaded, config)
@@ -241,45 +268,42 @@ def _analyse_and_write_all(
 
 def input_files(loaded: LoadedTrial) -> list[Path]:
     """Every file a run reads: the trial file and the CSVs it names (never inside ``--out``)."""
-    path = Path(loaded.path)
-    files = [path]
-    pfs = loaded.trial.pfs
-    if pfs is not None and pfs.patient_data is not None:
-        files.append(path.parent / pfs.patient_data.path)
-    if pfs is not None and pfs.digitised_curve is not None:
-        files += [
-            path.parent / pfs.digitised_curve.curve,
-            path.parent / pfs.digitised_curve.at_risk,
-        ]
+    files = [Path(loaded.path)]
+    for tte in loaded.trial.time_to_event.values():
+        if tte.patient_data is not None:
+            files.append(loaded.base / tte.patient_data.path)
+        if tte.digitised_curve is not None:
+            files += [
+                loaded.base / tte.digitised_curve.curve,
+                loaded.base / tte.digitised_curve.at_risk,
+            ]
     return files
 
 
 def analyse_endpoint(
-    name: str, loaded: LoadedTrial, seed: int, allow_failed: bool, out: Path
+    kind: str, key: str, loaded: LoadedTrial, seed: int, allow_failed: bool, out: Path
 ) -> EndpointResult:
-    """Analyse one endpoint and write its posteriors (netCDF) and figures (PNG) into ``out``."""
-    module, function, _ = ENDPOINTS[name]
-    return _analyse_and_write(module, function, loaded, seed, allow_failed, out)
+    """Analyse one endpoint and write its posteriors (netCDF) and figures (PNG) into ``out``.
 
-
-def _analyse_and_write(
-    module: str, function: str, loaded: LoadedTrial, seed: int, allow_failed: bool, out: Path
-) -> EndpointResult:
-    """What a worker process runs: import the analysis by name, run it, derive its follow-up
+    What a worker process runs: import the kind's analysis by name, run it, derive its follow-up
     priors, write its files."""
+    module, function = KINDS[kind]
     analyse = getattr(importlib.import_module(module), function)
-    result = analyse(loaded, seed=seed, allow_failed=allow_failed)
-    if result.primary_draws:
-        from trial_reanalysis.analysis.planning.followup import followup_priors
+    result = analyse(loaded, key, seed=seed, allow_failed=allow_failed)
+    result.kind = kind
+    if result.primary_draws and kind in PRESENTERS:
+        from trial_reanalysis.analysis.planning.followup import endpoint_followup_priors
 
-        result.followup = followup_priors(result.primary_draws)
+        result.followup = endpoint_followup_priors(kind, result.primary_draws)
+    if kind in PRESENTERS:  # words and figures from the numbers (the report's side)
+        importlib.import_module(PRESENTERS[kind]).present(result, loaded)
     _write_endpoint_files(Path(out), result)
     result.posteriors = {}  # written; a worker's reply stays small (quick to send, see below)
     return result
 
 
 def _analyse_endpoints(
-    names: list[str],
+    names: dict[str, tuple[str, str]],
     loaded: LoadedTrial,
     config: RunConfig,
     tmp: Path,
@@ -291,17 +315,17 @@ def _analyse_endpoints(
     args = (loaded, config.seed, config.allow_failed_diagnostics, tmp)
     if workers <= 1 or len(names) <= 1:
         done = []
-        for i, name in enumerate(names):
+        for i, (name, (kind, key)) in enumerate(names.items()):
             tell(f"analysing {name.replace('_', ' ')}", i, n_steps)
-            done.append(analyse_endpoint(name, *args))
+            done.append(analyse_endpoint(kind, key, *args))
         return done
     label = ", ".join(n.replace("_", " ") for n in names)
     tell(f"analysing {label} ({workers} processes)", 0, n_steps)
     pool = process_pool(workers)
     try:
-        order = sorted(names, key=lambda n: -COST_RANK.get(n, 0))
+        order = sorted(names, key=lambda n: -COST_RANK.get(names[n][0], 0))
         futures: dict[Future, str] = {
-            pool.submit(_analyse_and_write, *ENDPOINTS[name][:2], *args): name for name in order
+            pool.submit(analyse_endpoint, *names[name], *args): name for name in order
         }
         results: dict[str, EndpointResult] = {}
         pending = set(futures)

@@ -8,9 +8,9 @@ import pandas as pd
 from trial_reanalysis.analysis.endpoints.base import EndpointResult, comparison_frame
 
 
-def analyse(loaded, *, seed: int, allow_failed: bool) -> EndpointResult:
+def analyse(loaded, key: str, *, seed: int, allow_failed: bool) -> EndpointResult:
     t = loaded.trial
-    names = [event.name for event in t.adverse_events.by_prior_therapy.values()]
+    names = [c.label for c in t.comparisons.values()]
     text = f"{t.trial.title} / {' / '.join(names)}"
     comparison = comparison_frame([{"quantity": text, "side": "reported", "estimate": 0.5}])
     sensitivity = pd.DataFrame({"scenario": [text], "value": [1.0]})

@@ -4,5 +4,5 @@ raised in a worker process (imported by name there, so it must live in an import
 from trial_reanalysis.analysis.errors import DiagnosticsError
 
 
-def analyse(loaded, *, seed: int, allow_failed: bool):
+def analyse(loaded, key: str, *, seed: int, allow_failed: bool):
     raise DiagnosticsError("model 'failing', fit 'test': R-hat 1.5 > 1.01 (test endpoint)")

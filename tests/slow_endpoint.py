@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 
-def analyse(loaded, *, seed: int, allow_failed: bool):
+def analyse(loaded, key: str, *, seed: int, allow_failed: bool):
     time.sleep(20)
     Path(os.environ["REANALYSIS_TEST_MARK"]).write_text("finished")
     raise RuntimeError("the slow test endpoint should have been stopped")

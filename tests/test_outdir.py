@@ -30,7 +30,7 @@ from trial_reanalysis.analysis.paths import PACKAGE_ROOT as REPO_ROOT
 from trial_reanalysis.analysis.run import RunConfig, run_analysis
 from trial_reanalysis.analysis.trials.load import DEFAULT_TRIAL
 
-ECHO = ("tests.echo_endpoint", "analyse", "adverse_events")
+ECHO = ("tests.echo_endpoint", "analyse")
 
 
 @pytest.fixture
@@ -38,8 +38,8 @@ def echo(monkeypatch: pytest.MonkeyPatch) -> RunConfig:
     """A run of the fast echo endpoint (no model fits)."""
     monkeypatch.setattr(
         trial_reanalysis.analysis.run,
-        "ENDPOINTS",
-        {**trial_reanalysis.analysis.run.ENDPOINTS, "echo": ECHO},
+        "KINDS",
+        {**trial_reanalysis.analysis.run.KINDS, "echo": ECHO},
     )
     return RunConfig(endpoints=("echo",), workers=1)
 

@@ -32,11 +32,11 @@ def _hostile_trial(tmp_path: Path) -> Path:
 @pytest.fixture(scope="module")
 def hostile_run(tmp_path_factory) -> Path:
     mp = pytest.MonkeyPatch()
-    echo = ("tests.echo_endpoint", "analyse", "adverse_events")
+    echo = ("tests.echo_endpoint", "analyse")
     mp.setattr(
         trial_reanalysis.analysis.run,
-        "ENDPOINTS",
-        {**trial_reanalysis.analysis.run.ENDPOINTS, "echo": echo},
+        "KINDS",
+        {**trial_reanalysis.analysis.run.KINDS, "echo": echo},
     )
     tmp = tmp_path_factory.mktemp("hostile")
     out = tmp / "out"

@@ -93,7 +93,7 @@ def test_failed_run_leaves_previous_output_untouched(primary_run: Path, tmp_path
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "temporary left"
 
 
-TWO_ENDPOINTS = ("burden_reduction", "adverse_events")
+TWO_ENDPOINTS = ("burden_reduction", "prior_therapy")
 
 
 def test_worker_processes_give_the_same_outputs(tmp_path: Path) -> None:
@@ -127,10 +127,10 @@ def test_error_in_a_worker_stops_the_run_and_writes_nothing(
     import trial_reanalysis.analysis.run
     from trial_reanalysis.analysis.errors import DiagnosticsError
 
-    endpoints = {**trial_reanalysis.analysis.run.ENDPOINTS}
-    endpoints["failing"] = ("tests.failing_endpoint", "analyse", "burden_reduction")
-    endpoints["slow"] = ("tests.slow_endpoint", "analyse", "burden_reduction")
-    monkeypatch.setattr(trial_reanalysis.analysis.run, "ENDPOINTS", endpoints)
+    kinds = {**trial_reanalysis.analysis.run.KINDS}
+    kinds["failing"] = ("tests.failing_endpoint", "analyse")
+    kinds["slow"] = ("tests.slow_endpoint", "analyse")
+    monkeypatch.setattr(trial_reanalysis.analysis.run, "KINDS", kinds)
     mark = tmp_path / "slow_endpoint_finished"
     monkeypatch.setenv("REANALYSIS_TEST_MARK", str(mark))
     out = tmp_path / "keep"

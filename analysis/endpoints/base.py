@@ -86,6 +86,7 @@ class EndpointResult:
     primary_posterior: str | None = None
     csv_only: frozenset[str] = frozenset()
     followup: dict[str, list[dict[str, Any]]] | None = None
+    kind: str = ""  # "rate", "time_to_event" or "comparison" (set by the run)
 
 
 def comparison_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:

@@ -559,6 +559,38 @@ def followup_priors(
     return out
 
 
+#: The draws each endpoint kind hands over for its follow-up priors (primary prior, flattened).
+KIND_VARIABLES = {
+    "rate": ("rate",),
+    "time_to_event": ("median", "weibull_shape"),
+    "comparison": ("log_odds_ratio",),  # optional "event_rate" (baseline event probability)
+}
+
+
+def endpoint_followup_priors(
+    kind: str, draws: Mapping[str, Mapping[str, np.ndarray]], robust_weight: float = ROBUST_WEIGHT
+) -> dict[str, list[dict[str, Any]]]:
+    """Follow-up priors of one endpoint of a given kind, per name in ``draws``.
+
+    ``draws`` maps a follow-up prior's name (the endpoint's key, or a comparison's key) to the
+    kind's variables (:data:`KIND_VARIABLES`): a rate's ``rate`` (fractions); a time-to-event
+    endpoint's ``median`` (in its unit) and ``weibull_shape``; a comparison's ``log_odds_ratio``
+    (and optionally ``event_rate``).
+    """
+    out: dict[str, list[dict[str, Any]]] = {}
+    for name, d in draws.items():
+        if kind == "rate":
+            out[name] = rate_priors(np.asarray(d["rate"]), robust_weight)
+        elif kind == "time_to_event":
+            out[name] = pfs_priors(np.asarray(d["median"]), np.asarray(d["weibull_shape"]))
+        elif kind == "comparison":
+            rate = float(np.mean(d["event_rate"])) if "event_rate" in d else None
+            out[name] = log_or_priors(np.asarray(d["log_odds_ratio"]), name, rate)
+        else:
+            raise ValueError(f"unknown endpoint kind {kind!r}")
+    return out
+
+
 def write_followup_priors(priors: Mapping[str, list[dict[str, Any]]], path: str | Path) -> Path:
     """Write priors as JSON (sorted keys, floats at :data:`SIGNIFICANT_DIGITS` digits)."""
     path = Path(path)

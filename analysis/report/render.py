@@ -23,7 +23,8 @@ from matplotlib.figure import Figure
 from pydantic import BaseModel
 
 from trial_reanalysis.analysis.constants import INTERVAL_LEVEL
-from trial_reanalysis.analysis.trials.load import Assumption, LoadedTrial, Reported
+from trial_reanalysis.analysis.trials.load import LoadedTrial
+from trial_reanalysis.analysis.trials.v2 import Assumption, Reported
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -74,19 +75,19 @@ def data_of_record(model: BaseModel, prefix: str = "") -> tuple[list[dict], list
         path = f"{prefix}{name}"
         if isinstance(value, Reported):
             note = f" ({value.note})" if value.note else ""
-            reported.append(
-                {"field": path, "value": fmt(value.value), "source": value.source + note}
-            )
+            shown = printed(value.value)
+            reported.append({"field": path, "value": shown, "source": value.source + note})
         elif value == "unknown":
             unknown.append(path)
-        elif isinstance(value, Assumption):
+        elif isinstance(value, Assumption) or name in ("assumptions", "priors"):
             continue
         elif isinstance(value, BaseModel):
             r, u = data_of_record(value, f"{path}.")
             reported += r
             unknown += u
-        elif isinstance(value, dict):
-            for key, item in value.items():
+        elif isinstance(value, dict | list):
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for key, item in items:
                 if isinstance(item, BaseModel):
                     r, u = data_of_record(item, f"{path}.{key}.")
                     reported += r
@@ -94,15 +95,55 @@ def data_of_record(model: BaseModel, prefix: str = "") -> tuple[list[dict], list
     return reported, unknown
 
 
+def printed(value: Any) -> str:
+    """A published value as the file holds it: 4.0 stays "4.0", a missing limit "NE"."""
+    if value is None:
+        return "NE"
+    if isinstance(value, bool | int | str):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(printed(v) for v in value) + "]"
+    return str(value)
+
+
+def citation(loaded: LoadedTrial) -> str:
+    """Journal, year, doi and registry, as far as the file gives them."""
+    t = loaded.trial.trial
+    parts = [" ".join(str(p) for p in (t.journal, t.year) if p)]
+    parts += [f"doi {t.doi}" if t.doi else "", t.registry or ""]
+    return ", ".join(p for p in parts if p) or "citation not given"
+
+
+def description(loaded: LoadedTrial) -> str:
+    """Treatment, population, design and enrolment in one line."""
+    t = loaded.trial.trial
+    parts = [p for p in (t.treatment, t.population, t.design) if p]
+    return "; ".join([*parts, f"{loaded.trial.enrolled.value} patients enrolled"])
+
+
 def declared_assumptions(loaded: LoadedTrial) -> list[dict[str, str]]:
-    """The trial file's [assumptions]: default, sensitivity sweep and rationale."""
+    """Every assumption the trial file declares (per endpoint): default, sweep and rationale."""
+    t = loaded.trial
+    owners = [
+        *((f"rates.{k}", r.assumptions) for k, r in t.rates.items()),
+        *((f"time_to_event.{k}", e.assumptions) for k, e in t.time_to_event.items()),
+        *((f"groupings.{k}", g.assumptions) for k, g in t.groupings.items()),
+    ]
     rows = []
-    for name in type(loaded.trial.assumptions).model_fields:
-        a = getattr(loaded.trial.assumptions, name)
-        if a is not None:
-            rows.append(
-                {"name": name, "default": fmt(a.default), "sweep": fmt(a.sweep), "why": a.rationale}
-            )
+    for owner, assumptions in owners:
+        for name in type(assumptions).model_fields:
+            a = getattr(assumptions, name)
+            if a is not None:
+                rows.append(
+                    {
+                        "name": f"{owner}.{name}",
+                        "default": fmt(a.default),
+                        "sweep": fmt(a.sweep),
+                        "why": a.rationale,
+                    }
+                )
     return rows
 
 
@@ -177,6 +218,8 @@ def context(out: Path, output, loaded: LoadedTrial, config) -> dict[str, Any]:
     return {
         "trial": loaded.trial.trial,
         "enrolled": loaded.trial.enrolled,
+        "citation": citation(loaded),
+        "description": description(loaded),
         "reported": reported,
         "unknown": unknown,
         "assumptions": declared_assumptions(loaded),

@@ -109,6 +109,10 @@ class _Reported(Strict):
     note: Text | None = Field(None, description="Anything a reader should know about the value.")
 
 
+#: The base class of every published value (``value`` and ``source``).
+Reported = _Reported
+
+
 class ReportedCount(_Reported):
     """A published count (patients, responders, events) and where it was published."""
 
