@@ -20,6 +20,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from trial_reanalysis.analysis.constants import DEFAULT_SEED
 from trial_reanalysis.analysis.errors import InputError, ReanalysisError
@@ -32,13 +33,38 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # plain help: it wraps to any terminal width instead of cutting option names at 80 columns
+    rich_markup_mode=None,
 )
 reconstruct_app = typer.Typer(
-    help="Reconstruct data compatible with a published summary.", no_args_is_help=True
+    help="Reconstruct data compatible with a published summary.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
 )
 app.add_typer(reconstruct_app, name="reconstruct")
 err = Console(stderr=True)
 out = Console()
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        print(f"reanalysis (trial-reanalysis) {version('trial-reanalysis')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool | None,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = None,
+) -> None:
+    """Bayesian reanalysis of a published single-arm phase 2 trial from its published summaries
+    (default: sorafenib in mRCC refractory to bevacizumab or sunitinib, Cancer 2010)."""
 
 
 def _exit_on_signal(signum: int, _frame: object) -> None:
@@ -77,6 +103,17 @@ def handles_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def findings_table(output: Any) -> Table:
+    """The key finding of each endpoint (its first sentence) as a terminal table."""
+    table = Table(title="Key findings", show_lines=True, title_justify="left")
+    table.add_column("endpoint", no_wrap=True)
+    table.add_column("finding")
+    for e in output.endpoints:
+        first = e.sentences[0] if e.sentences else "(no sentence)"
+        table.add_row(Text(e.title), Text(first))
+    return table
+
+
 def committed_figures_dir(
     trial_file: Path | None, seed: int, endpoints: list[str] | None, refresh: bool | None
 ) -> Path | None:
@@ -98,7 +135,7 @@ def committed_figures_dir(
 def run(
     trial_file: Annotated[
         Path | None,
-        typer.Argument(help="Trial file (TOML, see data/README.md). Default: the seed trial."),
+        typer.Argument(help="Trial file (TOML, see docs/trial-files.md). Default: the seed trial."),
     ] = None,
     out_dir: Annotated[
         Path,
@@ -121,7 +158,8 @@ def run(
     endpoint: Annotated[
         list[str] | None,
         typer.Option(
-            help="Only this endpoint (repeatable): burden_reduction, pfs, adverse_events."
+            help="Only this endpoint (repeatable): a key the trial file declares (seed: "
+            "burden_reduction, pfs, prior_therapy)."
         ),
     ] = None,
     refresh_figures: Annotated[
@@ -178,6 +216,7 @@ def run(
     status = "[green]all fits passed their diagnostic gates[/]"
     if not output.diagnostics_passed:
         status = "[bold red]some fits FAILED their diagnostic gates (marked in the report)[/]"
+    out.print(findings_table(output))
     out.print(f"wrote {len(output.files)} files to {escape(str(output.out_dir))} ({status})")
     out.print(f"open {escape(str(output.out_dir / 'report.html'))}")
 
