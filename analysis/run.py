@@ -20,7 +20,7 @@ import os
 import shutil
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -194,9 +194,65 @@ def run_analysis(
     """
     loaded = load_trial(config.trial_path)
     names = selected_endpoints(loaded, config.endpoints)
-    n_steps = len(names) + 2
     tell = progress or (lambda *_: None)
+    workers = config.workers
+    if workers is None and not _safe_to_spawn():
+        workers = 1
+        tell("running the endpoints in this process (pass workers=N for processes)", 0, 1)
+    config = replace(config, workers=workers)
+    return _write_run(
+        config,
+        loaded,
+        len(names),
+        tell,
+        lambda tmp: _analyse_endpoints(names, loaded, config, tmp, tell),
+    )
 
+
+def write_run(
+    config: RunConfig,
+    loaded: LoadedTrial,
+    endpoints: list[EndpointResult],
+    progress: Callable[[str, int, int], None] | None = None,
+) -> RunOutput:
+    """Write endpoints analysed in memory (with their posteriors) as a whole run would: the
+    notebook API's ``Reanalysis.write_report``. Same files, same checks, same atomic move."""
+
+    def write_endpoints(tmp: Path) -> list[EndpointResult]:
+        for e in endpoints:
+            _write_endpoint_files(tmp, e)
+        return list(endpoints)
+
+    return _write_run(
+        config, loaded, len(endpoints), progress or (lambda *_: None), write_endpoints
+    )
+
+
+def _safe_to_spawn() -> bool:
+    """Whether spawned worker processes can start here: under our own command line, or where
+    the main module is interactive (a notebook, a REPL: no file to re-import). A user's script
+    might lack the ``if __name__ == "__main__":`` guard that spawning needs, so it runs here."""
+    import sys
+
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    spec = getattr(main, "__spec__", None)
+    if path is None:
+        return True
+    return Path(path).name == "reanalysis" or (
+        spec is not None and spec.name.startswith("trial_reanalysis")
+    )
+
+
+def _write_run(
+    config: RunConfig,
+    loaded: LoadedTrial,
+    n_endpoints: int,
+    tell: Callable[[str, int, int], None],
+    analyse: Callable[[Path], list[EndpointResult]],
+) -> RunOutput:
+    """Check and lock the output folder, analyse into a staging folder, move it into place."""
+    n_steps = n_endpoints + 2
     out = check_output_dir(Path(config.out_dir), input_files(loaded))
     with output_lock(out):
         for done in clean_stale(out):
@@ -204,7 +260,10 @@ def run_analysis(
         out = check_output_dir(out, input_files(loaded))  # a restored backup is checked too
         tmp = make_staging_dir(out)
         try:
-            output = _analyse_and_write_all(names, loaded, config, tmp, out, tell)
+            for folder in ("tables", "posteriors", "figures"):
+                (tmp / folder).mkdir()
+            endpoints = analyse(tmp)
+            output = _collect_and_write(endpoints, loaded, config, tmp, out, tell, n_steps)
             output.files = write_manifest(tmp)
             swap_into_place(tmp, out)
         except BaseException:
@@ -216,21 +275,17 @@ def run_analysis(
     return output
 
 
-def _analyse_and_write_all(
-    names: dict[str, tuple[str, str]],
+def _collect_and_write(
+    endpoints: list[EndpointResult],
     loaded: LoadedTrial,
     config: RunConfig,
     tmp: Path,
     out: Path,
     tell: Callable[[str, int, int], None],
+    n_steps: int,
 ) -> RunOutput:
-    """Analyse every endpoint and write all outputs into the staging folder ``tmp``."""
-    n_steps = len(names) + 2
-    for folder in ("tables", "posteriors", "figures"):
-        (tmp / folder).mkdir()
-    endpoints = _analyse_endpoints(names, loaded, config, tmp, tell)
-
-    tell("collecting results", len(names), n_steps)
+    """results.json, follow-up priors, planning, tables and the report, into ``tmp``."""
+    tell("collecting results", n_steps - 2, n_steps)
     followup = {k: v for e in endpoints for k, v in (e.followup or {}).items()} or None
     results: dict[str, Any] = {"schema_version": RESULTS_SCHEMA_VERSION}
     results["trial"] = {
@@ -281,9 +336,10 @@ def input_files(loaded: LoadedTrial) -> list[Path]:
 
 
 def analyse_endpoint(
-    kind: str, key: str, loaded: LoadedTrial, seed: int, allow_failed: bool, out: Path
+    kind: str, key: str, loaded: LoadedTrial, seed: int, allow_failed: bool, out: Path | None
 ) -> EndpointResult:
-    """Analyse one endpoint and write its posteriors (netCDF) and figures (PNG) into ``out``.
+    """Analyse one endpoint and write its posteriors (netCDF) and figures (PNG) into ``out``
+    (``out=None``: keep them in the result, for the notebook API).
 
     What a worker process runs: import the kind's analysis by name, run it, derive its follow-up
     priors, write its files."""
@@ -297,8 +353,9 @@ def analyse_endpoint(
         result.followup = endpoint_followup_priors(kind, result.primary_draws)
     if kind in PRESENTERS:  # words and figures from the numbers (the report's side)
         importlib.import_module(PRESENTERS[kind]).present(result, loaded)
-    _write_endpoint_files(Path(out), result)
-    result.posteriors = {}  # written; a worker's reply stays small (quick to send, see below)
+    if out is not None:
+        _write_endpoint_files(Path(out), result)
+        result.posteriors = {}  # written; a worker's reply stays small (quick to send, see below)
     return result
 
 

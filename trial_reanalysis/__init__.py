@@ -1,6 +1,10 @@
 """trial_reanalysis: Bayesian reanalysis of published single-arm phase 2 trials from their
 published summaries.
 
+    import trial_reanalysis as tr
+    r = tr.analyse(tr.load_trial("my_trial.toml"))   # in this process; see analysis/api.py
+    r.write_report("results")
+
 One import namespace: the models live in :mod:`trial_reanalysis.models`, the analyses in
 :mod:`trial_reanalysis.analysis` (in a source checkout these are the repository's top-level
 ``models/`` and ``analysis/`` folders; an installed wheel holds them inside this package).
@@ -50,3 +54,22 @@ if not (_writable(_cache) and _writable(_home / ".pytensor")):
     os.environ.setdefault("MPLCONFIGDIR", str(_fallback / "matplotlib"))
     if "base_compiledir" not in os.environ["PYTENSOR_FLAGS"]:
         os.environ["PYTENSOR_FLAGS"] += f",base_compiledir={_fallback / 'pytensor'}"
+
+#: The public surface (imported on first use, so that ``import trial_reanalysis`` stays light).
+_PUBLIC = {
+    "load_trial": "trial_reanalysis.analysis.api",
+    "analyse": "trial_reanalysis.analysis.api",
+    "Reanalysis": "trial_reanalysis.analysis.api",
+    "run_analysis": "trial_reanalysis.analysis.run",
+    "RunConfig": "trial_reanalysis.analysis.run",
+}
+__all__ = ["__version__", *_PUBLIC]
+
+
+def __getattr__(name: str) -> object:
+    """``trial_reanalysis.analyse`` and the rest of the public surface, imported when used."""
+    if name in _PUBLIC:
+        import importlib
+
+        return getattr(importlib.import_module(_PUBLIC[name]), name)
+    raise AttributeError(f"module 'trial_reanalysis' has no attribute {name!r}")
