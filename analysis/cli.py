@@ -591,5 +591,102 @@ def design(
             )
 
 
+prior_app = typer.Typer(
+    help="Priors for a follow-up trial from several published trials.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(prior_app, name="prior")
+
+
+@prior_app.command("map")
+@handles_errors
+def prior_map_command(
+    trials: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Trial files, each FILE or FILE:KEY (KEY: the endpoint in that file). "
+            "Default: the historical set of --historical."
+        ),
+    ] = None,
+    endpoint: Annotated[
+        str | None, typer.Option(help="Endpoint key in every file (unless FILE:KEY).")
+    ] = None,
+    kind: Annotated[
+        str | None, typer.Option(help="rate or median (default: what the endpoints are).")
+    ] = None,
+    historical: Annotated[
+        Path | None,
+        typer.Option(help="A historical set (TOML; default: mRCC after VEGF-targeted therapy)."),
+    ] = None,
+    map_name: Annotated[
+        str, typer.Option("--map", help="Which map of the historical set.")
+    ] = "pfs_median",
+    tau_scale: Annotated[
+        float | None,
+        typer.Option(help="Half-normal scale of the between-trial sd (default 1 logit, 0.5 log)."),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the fit.")] = DEFAULT_SEED,
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="Write the prior as JSON here.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """A meta-analytic-predictive (MAP) prior from several trials' published summaries: a
+    hierarchical model (between-trial sd with a half-normal prior), each trial through its own
+    likelihood (counts, the coarsened rate report, or the median's CI), approximated by a
+    mixture (K by BIC), robustified with a vague component, with its ESS."""
+    from trial_reanalysis.analysis.planning import historical as hist
+
+    if trials:
+        entries = [hist.parse_entry(spec, endpoint) for spec in trials]
+        first = entries[0]
+        if kind is None:
+            kind = "rate" if first.endpoint in first.loaded.trial.rates else "median"
+    else:
+        sets = hist.load_historical(historical or hist.DEFAULT_HISTORICAL)
+        if map_name not in sets:
+            raise InputError("--map", map_name, f"choose from {sorted(sets)}")
+        entries = sets[map_name]["entries"]
+        kind = sets[map_name]["kind"]
+    if kind not in ("rate", "median"):
+        raise InputError("--kind", str(kind), "must be rate or median")
+    if tau_scale is not None and not tau_scale > 0:
+        raise InputError("--tau-scale", str(tau_scale), "must be > 0")
+    result = hist.historical_map(kind, entries, seed=seed, tau_scale=tau_scale)
+    text = json.dumps(result, indent=2, allow_nan=False) + "\n"
+    if out_file is not None:
+        out_file.write_text(text)
+    if as_json:
+        sys.stdout.write(text)
+        return
+    table = Table(title=f"MAP prior ({kind}): trials and their shrinkage")
+    for col in ("trial", "reported", "shrunk (posterior median, 95 % CrI)"):
+        table.add_column(col)
+    for t in result["trials"]:
+        sh = t["shrinkage"]
+        sh = sh.get("median_months", sh)
+        obs = t["observed"]
+        shown = (
+            f"{obs['median']:g} ({obs['ci95'][0]}-{obs['ci95'][1]})"
+            if "median" in obs
+            else ", ".join(f"{c['x']}/{c['n']}" for c in obs["candidates"])
+        )
+        table.add_row(
+            Text(t["name"]), shown, f"{sh['median']:.3g} ({sh['ci95'][0]:.3g}-{sh['ci95'][1]:.3g})"
+        )
+    out.print(table)
+    tau = result["tau"]
+    out.print(
+        f"between-trial sd tau: median {tau['median']:.3g} (95 % CrI {tau['ci95'][0]:.3g}-"
+        f"{tau['ci95'][1]:.3g}), prior {tau['prior']}"
+    )
+    for p in result["priors"]:
+        out.print(Text(f"{p['name']}: {p.get('description', p['family'])}; ESS {p['ess']:.1f}"))
+        out.print(Text(f"  PyMC: {p.get('pymc', '')}"))
+    for why in result.get("left_out", []):
+        err.print(Text(f"left out: {why}"))
+
+
 if __name__ == "__main__":  # python -m trial_reanalysis.analysis.cli
     app()
