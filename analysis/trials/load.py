@@ -18,6 +18,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from trial_reanalysis.analysis.errors import InputError
 from trial_reanalysis.analysis.paths import DEFAULT_TRIAL, PACKAGE_ROOT
 from trial_reanalysis.analysis.trials import checks
+from trial_reanalysis.analysis.trials import v1 as v1_module
+from trial_reanalysis.analysis.trials import v2 as v2_module
 from trial_reanalysis.analysis.trials.migrate import migrate_v1, v1_field
 from trial_reanalysis.analysis.trials.v1 import Trial as TrialV1
 from trial_reanalysis.analysis.trials.v2 import SCHEMA_VERSION, FieldError, TrialV2
@@ -60,6 +62,19 @@ def _loaded_from_dump(path: str, sha256: str, dump: dict[str, Any], version: int
     return LoadedTrial(path=path, sha256=sha256, trial=trial, schema_version_read=version)
 
 
+def _model_names(*modules: Any) -> frozenset[str]:
+    """Names of the schema classes, which pydantic puts in an error location for union members."""
+    return frozenset(
+        name
+        for module in modules
+        for name, obj in vars(module).items()
+        if isinstance(obj, type) and issubclass(obj, BaseModel)
+    )
+
+
+_MODEL_NAMES = _model_names(v1_module, v2_module)
+
+
 def _field_path(loc: tuple[Any, ...]) -> str:
     """Dotted field path of a pydantic error location, without union-member tags."""
     parts = []
@@ -70,7 +85,7 @@ def _field_path(loc: tuple[Any, ...]) -> str:
             continue
         elif item in ("str", "float", "int", "bool", "none"):  # a union member's type tag
             continue
-        elif item[:1].isupper():  # a union member's model name (ReportedCount, ...)
+        elif item in _MODEL_NAMES:  # a union member's model name (ReportedCount, ...)
             continue
         else:
             parts.append(("." if parts else "") + item)
