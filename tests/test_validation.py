@@ -374,7 +374,7 @@ V1_FILE = "in this version 1 file"
             "A10_nonacc_pfs_L_equals_M.toml",
             None,
             "time_to_event.pfs.ci",
-            f"equals the median",
+            "equals the median",
         ),
         # C08a: no event; the CSV and its field are named, and the trial file too
         ("C08a_all_censored.toml", "C08a_all_censored.csv", "event", "not identified"),
