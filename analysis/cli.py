@@ -375,7 +375,9 @@ def validate(trial_file: Annotated[Path, typer.Argument(help="Trial file to chec
     from trial_reanalysis.analysis.trials.load import load_trial
 
     loaded = load_trial(trial_file)
-    out.print(f"{escape(str(trial_file))}: valid (schema version {loaded.trial.schema_version})")
+    version = loaded.schema_version_read
+    read = f"schema version {version}" + (", migrated to 2" if version != 2 else "")
+    out.print(f"{escape(str(trial_file))}: valid ({read})")
 
 
 @app.command()
