@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -39,9 +40,23 @@ def test_reconstruct_rate_rejects_an_inverted_ci_with_exit_2() -> None:
 
 
 def test_unknown_endpoint_is_exit_2(tmp_path) -> None:
+    """An endpoint the trial file does not declare (the seed has no OS) is refused before any
+    work, naming what the file declares (its keys, not the old fixed names)."""
     result = runner.invoke(app, ["run", "--endpoint", "os", "--out", str(tmp_path / "o")])
-    assert result.exit_code == 2 and "unknown endpoint" in result.output
+    text = "".join(result.output.split())
+    assert result.exit_code == 2 and "declaresnoendpoint'os'" in text
+    assert "['burden_reduction','pfs','prior_therapy']" in text
     assert not (tmp_path / "o").exists()
+
+
+def test_validate_names_the_version_read(tmp_path) -> None:
+    """validate of a v1 file and of the v2 seed: both valid, saying which version was read."""
+    from trial_reanalysis.analysis.paths import DEFAULT_TRIAL
+
+    v1 = Path(__file__).parent / "fixtures" / "seed_v1.toml"
+    for path, read in ((DEFAULT_TRIAL, "(schema version 2)"), (v1, "version 1, migrated to 2")):
+        result = runner.invoke(app, ["validate", str(path)])
+        assert result.exit_code == 0 and read in " ".join(result.output.split()), result.output
 
 
 def test_zero_workers_is_exit_2(tmp_path) -> None:

@@ -138,6 +138,16 @@ def _check_rate(key: str, rate: Rate, enrolled: int, path: Path) -> None:
                 f"{v!r} must be a fraction in [0, 1)",
             )
     if x is not None and n is not None:
+        if rate.estimate_percent != "not reported":
+            est = rate.estimate_percent.value
+            dec = rate.decimals if rate.decimals is not None else printed_decimals(est)
+            _check(
+                abs(100 * x / n - est) <= 10.0**-dec + 1e-9,
+                path,
+                f"{where}.estimate_percent",
+                f"{est} % is not {x}/{n} = {100 * x / n:.{dec + 2}f} % to within one printed "
+                f"unit ({10.0**-dec:g}); check the counts, the estimate and decimals",
+            )
         return  # published counts are the data
     from trial_reanalysis.analysis.reconstruction.rate_report import report_candidates
 
@@ -238,6 +248,15 @@ def _check_time_to_event(loaded: LoadedTrial, key: str, path: Path) -> None:
             f"{where}.censored",
             f"events + censored = {events + censored} exceeds the {patients} patients",
         )
+        if events + censored > 0:
+            frac = censored / (events + censored)
+            _check(
+                frac <= MAX_CENSORING_FRACTION,
+                path,
+                f"{where}.censored",
+                f"censored fraction {frac:.2f} above {MAX_CENSORING_FRACTION} (the calibration "
+                "of the summary likelihood cannot represent it)",
+            )
     has_data = tte.patient_data is not None or tte.digitised_curve is not None
     if tte.median != "not reported" and tte.median.reached and not has_data:
         m = tte.median.value
@@ -264,10 +283,11 @@ def _check_time_to_event(loaded: LoadedTrial, key: str, path: Path) -> None:
     if a.n_at_risk is not None:
         for what, n in _assumption_values(a.n_at_risk):
             _check(
-                isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= enrolled,
+                isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= patients,
                 path,
                 f"{where}.assumptions.n_at_risk.{what}",
-                f"{n!r} must be a whole number in 1..{enrolled} (enrolled)",
+                f"{n!r} must be a whole number in 1..{patients} ("
+                + ("the patients of this analysis)" if patients < enrolled else "enrolled)"),
             )
     if a.censoring_fraction is not None:
         for what, v in _assumption_values(a.censoring_fraction):
@@ -287,14 +307,15 @@ def _check_time_to_event(loaded: LoadedTrial, key: str, path: Path) -> None:
             )
     if not has_data:
         return
+    which = "patient_data" if tte.patient_data is not None else "digitised_curve"
     try:
         found = time_to_event_data(loaded, key)
+        if found is not None and tte.median != "not reported" and tte.median.reached:
+            _check_data_median(found[0], tte.median.value, found[2], time_unit(trial, tte))
     except InputError as exc:  # name the trial file too: it is where the CSV was named
         raise InputError(
-            exc.source, exc.field, f"{exc.problem} (the CSV of {where} in {path})"
+            exc.source, exc.field, f"{exc.problem} (the CSV of {where}.{which} in {path})"
         ) from None
-    if found is not None and tte.median != "not reported" and tte.median.reached:
-        _check_data_median(found[0], tte.median.value, found[2], time_unit(trial, tte))
 
 
 def _check_data_median(data: pd.DataFrame, reported: float, source: Path, unit: str) -> None:
@@ -409,19 +430,82 @@ def _check_comparisons(trial: TrialV2, path: Path) -> None:
                     f"{where}.events_{side}",
                     f"{events} events exceed the {limit} patients of group {group.name!r}",
                 )
-        counts = (_known(c.events_exposed), _known(c.events_reference))
-        sizes = (_known(g.exposed.n), _known(g.reference.n))
-        if None not in counts and None not in sizes and c.more_frequent_in != "unknown":
-            a, b = counts
-            ne, nr = sizes
-            sign = (a * nr > b * ne) - (a * nr < b * ne)
-            reported = 1 if c.more_frequent_in.value == g.exposed.name else -1
-            _check(
-                sign == reported,
-                path,
-                f"{where}.more_frequent_in",
-                f"the counts {a}/{ne} vs {b}/{nr} contradict the reported direction",
-            )
+        _check_direction(trial, key, path)
+
+
+def _compatible(ne: int, nr: int, a: int | None, b: int | None, direction: int | None) -> bool:
+    """Can (a of ne) vs (b of nr) events hold, with the exposed group's rate higher (direction
+    1) or lower (-1) than the reference's (None: either)?"""
+    if ne < 1 or nr < 1 or (a is not None and a > ne) or (b is not None and b > nr):
+        return False
+    if direction is None:
+        return True
+    if a is not None and b is not None:
+        return (a * nr > b * ne) - (a * nr < b * ne) == direction
+    if a is not None:  # some b in 0..nr gives the direction
+        return a > 0 if direction == 1 else a < ne
+    if b is not None:
+        return b < nr if direction == 1 else b > 0
+    return True
+
+
+def _check_direction(trial: TrialV2, key: str, path: Path) -> None:
+    """Published counts must allow the reported direction for some group sizes the analysis
+    considers: the published sizes, else every split of each declared split range (default:
+    :func:`default_split_range`), the other group holding the remaining patients."""
+    c = trial.comparisons[key]
+    g = trial.groupings[c.grouping]
+    a, b = _known(c.events_exposed), _known(c.events_reference)
+    if a is None and b is None:
+        return
+    direction = None
+    if c.more_frequent_in != "unknown":
+        direction = 1 if c.more_frequent_in.value == g.exposed.name else -1
+    enrolled = trial.enrolled.value
+    ne, nr = _known(g.exposed.n), _known(g.reference.n)
+    where = f"comparisons.{key}"
+    shown = f"{'?' if a is None else a} vs {'?' if b is None else b} events"
+    if ne is not None and nr is not None:
+        ok = _compatible(ne, nr, a, b, direction)
+        _check(
+            ok,
+            path,
+            f"{where}.more_frequent_in",
+            f"the counts {shown} in groups of {ne} and {nr} contradict the reported direction",
+        )
+        return
+    if ne is not None or nr is not None:
+        splits = [(ne, enrolled - ne)] if ne is not None else [(enrolled - nr, nr)]
+        ok = any(_compatible(x, y, a, b, direction) for x, y in splits)
+        _check(
+            ok,
+            path,
+            f"{where}.more_frequent_in",
+            f"the counts {shown} contradict the reported direction with groups of "
+            f"{splits[0][0]} and {splits[0][1]} (of {enrolled} enrolled)",
+        )
+        return
+    a_ = g.assumptions.split_range
+    ranges = (
+        [(w, tuple(v)) for w, v in _assumption_values(a_)]
+        if a_ is not None
+        else [("default", default_split_range(enrolled))]
+    )
+    for what, (lo, hi) in ranges:
+        ok = any(_compatible(x, enrolled - x, a, b, direction) for x in range(lo, hi + 1))
+        field = (
+            f"groupings.{c.grouping}.assumptions.split_range.{what}"
+            if a_ is not None
+            else f"{where}.more_frequent_in"
+        )
+        _check(
+            ok,
+            path,
+            field,
+            f"no split of the {enrolled} enrolled with {lo}..{hi} in group "
+            f"{g.exposed.name!r} fits the counts of {where} ({shown}) and the reported "
+            "direction",
+        )
 
 
 def _check_priors(trial: TrialV2, path: Path) -> None:

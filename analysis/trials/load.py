@@ -18,9 +18,11 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from trial_reanalysis.analysis.errors import InputError
 from trial_reanalysis.analysis.paths import DEFAULT_TRIAL, PACKAGE_ROOT
 from trial_reanalysis.analysis.trials import checks
-from trial_reanalysis.analysis.trials.migrate import migrate_v1
+from trial_reanalysis.analysis.trials import v1 as v1_module
+from trial_reanalysis.analysis.trials import v2 as v2_module
+from trial_reanalysis.analysis.trials.migrate import migrate_v1, v1_field
 from trial_reanalysis.analysis.trials.v1 import Trial as TrialV1
-from trial_reanalysis.analysis.trials.v2 import SCHEMA_VERSION, TrialV2
+from trial_reanalysis.analysis.trials.v2 import SCHEMA_VERSION, FieldError, TrialV2
 from trial_reanalysis.analysis.trials.validation import read_trial_document
 
 __all__ = ["DEFAULT_TRIAL", "REPO_ROOT", "LoadedTrial", "load_trial", "trial_json_schema"]
@@ -60,6 +62,19 @@ def _loaded_from_dump(path: str, sha256: str, dump: dict[str, Any], version: int
     return LoadedTrial(path=path, sha256=sha256, trial=trial, schema_version_read=version)
 
 
+def _model_names(*modules: Any) -> frozenset[str]:
+    """Names of the schema classes, which pydantic puts in an error location for union members."""
+    return frozenset(
+        name
+        for module in modules
+        for name, obj in vars(module).items()
+        if isinstance(obj, type) and issubclass(obj, BaseModel)
+    )
+
+
+_MODEL_NAMES = _model_names(v1_module, v2_module)
+
+
 def _field_path(loc: tuple[Any, ...]) -> str:
     """Dotted field path of a pydantic error location, without union-member tags."""
     parts = []
@@ -70,9 +85,25 @@ def _field_path(loc: tuple[Any, ...]) -> str:
             continue
         elif item in ("str", "float", "int", "bool", "none"):  # a union member's type tag
             continue
+        elif item in _MODEL_NAMES:  # a union member's model name (ReportedCount, ...)
+            continue
         else:
             parts.append(("." if parts else "") + item)
     return "".join(parts) or "<top level>"
+
+
+def _located(error: dict[str, Any]) -> tuple[str, int]:
+    """(dotted field path, depth) of one error; a :class:`FieldError` adds its own field."""
+    path = _field_path(error["loc"])
+    cause = error.get("ctx", {}).get("error")
+    if isinstance(cause, FieldError):
+        sub = cause.field
+        if path == "<top level>":
+            path = sub
+        else:
+            path += sub if sub.startswith("[") else "." + sub
+    depth = path.count(".") + path.count("[") + (path != "<top level>")
+    return path, depth
 
 
 def first_problem(err: ValidationError) -> tuple[str, str]:
@@ -83,7 +114,8 @@ def first_problem(err: ValidationError) -> tuple[str, str]:
     that got furthest into the value, which is the one the user meant to write.
     """
     errors = err.errors(include_url=False)
-    best = max(errors, key=lambda e: len(e["loc"]))
+    best = max(errors, key=lambda e: _located(e)[1])
+    field = _located(best)[0]
     problem = best["msg"].removeprefix("Value error, ")
     either = any(e["type"] == "literal_error" and "'unknown'" in e["msg"] for e in errors)
     if best["type"] == "extra_forbidden":
@@ -98,10 +130,16 @@ def first_problem(err: ValidationError) -> tuple[str, str]:
         problem = 'must be a finite number (write a CI limit that was not reached as "NE")'
     elif best["type"] in ("too_long", "too_short"):
         problem = f"{problem} (a documented limit; see docs/trial-files.md)"
-    if "input" in best and best["type"] != "missing":
+    if "input" in best and best["type"] not in ("missing", "value_error", "assertion_error"):
         shown = repr(best["input"])
         problem += f" (got {shown[:80]}{'...' if len(shown) > 80 else ''})"
-    return _field_path(best["loc"]), problem
+    elif best["type"] == "value_error" and not isinstance(
+        best.get("ctx", {}).get("error"), FieldError
+    ):
+        shown = repr(best.get("input"))
+        if not isinstance(best.get("input"), dict | list) or len(shown) <= 80:
+            problem += f" (got {shown[:80]}{'...' if len(shown) > 80 else ''})"
+    return field, problem
 
 
 def _validate(model: type[BaseModel], document: dict[str, Any], path: Path) -> Any:
@@ -126,22 +164,32 @@ def load_trial(path: str | Path | None = None) -> LoadedTrial:
     path = Path(path) if path is not None else DEFAULT_TRIAL
     raw, document = read_trial_document(path)
     version = document.get("schema_version")
-    if version == 1:
-        v1 = _validate(TrialV1, document, path)
-        trial = _validate(TrialV2, migrate_v1(v1), path)
-    elif version == 2:
-        trial = _validate(TrialV2, document, path)
-    else:
+    if type(version) is not int or version not in (1, 2):
         raise InputError(
             path, "schema_version", f"must be 2 (or 1, migrated on load), got {version!r}"
         )
-    loaded = LoadedTrial(
-        path=str(path),
-        sha256=hashlib.sha256(raw).hexdigest(),
-        trial=trial,
-        schema_version_read=int(version),
-    )
-    checks.check_trial(loaded)
+    if version == 2:
+        trial = _validate(TrialV2, document, path)
+        loaded = LoadedTrial(path=str(path), sha256=hashlib.sha256(raw).hexdigest(), trial=trial)
+        checks.check_trial(loaded)
+        return loaded
+    v1 = _validate(TrialV1, document, path)
+    try:
+        trial = _validate(TrialV2, migrate_v1(v1), path)
+        loaded = LoadedTrial(
+            path=str(path),
+            sha256=hashlib.sha256(raw).hexdigest(),
+            trial=trial,
+            schema_version_read=1,
+        )
+        checks.check_trial(loaded)
+    except InputError as exc:
+        old = v1_field(exc.field) if exc.source == str(path) else None
+        if old is None or old == exc.field:
+            raise
+        raise InputError(
+            exc.source, exc.field, f"{exc.problem} (in this version 1 file: {old})"
+        ) from None
     return loaded
 
 

@@ -123,7 +123,9 @@ def migrate_v1(trial: TrialV1) -> dict[str, Any]:
             "n_at_risk": a.pfs_n_at_risk,
             "censoring_fraction": a.pfs_censoring_fraction,
         }
-        pfs["assumptions"] = {k: v.model_dump() for k, v in assumptions.items() if v is not None}
+        pfs["assumptions"] = {
+            k: v.model_dump(mode="json") for k, v in assumptions.items() if v is not None
+        }
         doc["time_to_event"] = {"pfs": pfs}
     if trial.adverse_events is not None and trial.prior_therapy is not None:
         pt, ae = trial.prior_therapy, trial.adverse_events
@@ -134,7 +136,9 @@ def migrate_v1(trial: TrialV1) -> dict[str, Any]:
                 "exposed": {"name": pt.exposed, "n": _reported(pt.n_exposed)},
                 "reference": {"name": pt.reference, "n": _reported(pt.n_reference)},
                 "test": _reported(ae.test),
-                "assumptions": {k: v.model_dump() for k, v in assumptions.items() if v is not None},
+                "assumptions": {
+                    k: v.model_dump(mode="json") for k, v in assumptions.items() if v is not None
+                },
             }
         }
         doc["comparisons"] = {
@@ -158,3 +162,50 @@ def migrate_v1(trial: TrialV1) -> dict[str, Any]:
     if other:
         doc["other"] = other
     return doc
+
+
+#: Version 2 field paths (prefixes) -> where a version 1 file writes them, most specific first.
+_V1_FIELDS: tuple[tuple[str, str], ...] = (
+    ("rates.burden_reduction.ci_percent", "burden_reduction.ci95_percent"),
+    ("rates.burden_reduction.decimals", "burden_reduction.reported_decimals"),
+    ("rates.burden_reduction.label", "burden_reduction.definition"),
+    ("rates.burden_reduction", "burden_reduction"),
+    ("time_to_event.pfs.median", "pfs.median_months"),
+    ("time_to_event.pfs.ci", "pfs.ci95_months"),
+    ("time_to_event.pfs.association", "pfs.association_with_prior_response"),
+    ("time_to_event.pfs.assumptions.ci_transform", "assumptions.pfs_ci_transform"),
+    ("time_to_event.pfs.assumptions.n_at_risk", "assumptions.pfs_n_at_risk"),
+    ("time_to_event.pfs.assumptions.censoring_fraction", "assumptions.pfs_censoring_fraction"),
+    ("time_to_event.pfs", "pfs"),
+    ("groupings.prior_therapy.exposed.name", "prior_therapy.exposed"),
+    ("groupings.prior_therapy.reference.name", "prior_therapy.reference"),
+    ("groupings.prior_therapy.exposed.n", "prior_therapy.n_exposed"),
+    ("groupings.prior_therapy.reference.n", "prior_therapy.n_reference"),
+    ("groupings.prior_therapy.test", "adverse_events.test"),
+    ("groupings.prior_therapy.assumptions.test", "assumptions.ae_test"),
+    ("groupings.prior_therapy.assumptions.split_range", "assumptions.ae_split_range"),
+    ("groupings.prior_therapy", "prior_therapy"),
+    ("other.confirmed_responses", "objective_response.confirmed_responses"),
+    ("other.unconfirmed_partial_responses", "objective_response.unconfirmed_partial_responses"),
+    ("other.most_common_adverse_events", "adverse_events.most_common"),
+    ("other.adverse_event_severity", "adverse_events.severity"),
+)
+
+
+def v1_field(field: str) -> str | None:
+    """Where a version 1 file writes the field a version 2 path names (None: no counterpart).
+
+    Errors found after migration name the version 2 path; the loader adds this one so that the
+    writer of a version 1 file knows which line to edit.
+    """
+    if field.startswith(("enrolled", "design", "trial.")) or field == "trial":
+        return field
+    if field.startswith("comparisons."):
+        rest = field.removeprefix("comparisons.")
+        key, _, sub = rest.partition(".")
+        sub = {"more_frequent_in": "more_frequent_after", "label": "name"}.get(sub, sub)
+        return f"adverse_events.by_prior_therapy.{key}" + (f".{sub}" if sub else "")
+    for new, old in _V1_FIELDS:
+        if field == new or field.startswith((new + ".", new + "[")):
+            return old + field[len(new) :]
+    return None

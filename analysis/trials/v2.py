@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 import re
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -54,6 +55,19 @@ DAYS_PER_UNIT: dict[str, float] = {
 MISSING_LIMIT_WORDS = ("not reached", "NR", "not estimable", "NE", "NA")
 KEY_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
 MAX_TEXT = 2000
+
+
+class FieldError(ValueError):
+    """A cross-field problem located at a field below the model that raises it.
+
+    ``field`` is a dotted path relative to the model (``"ci"``, ``"value[1]"``,
+    ``"comparisons.ppe.grouping"``); the loader appends it to the model's own location, so the
+    message names the field to edit rather than the table that holds it.
+    """
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(problem)
+        self.field = field
 
 
 def _number(value: Any) -> Any:
@@ -147,7 +161,7 @@ class ReportedPercentInterval(_Reported):
     @model_validator(mode="after")
     def _ordered(self) -> ReportedPercentInterval:
         if self.value[0] > self.value[1]:
-            raise ValueError(f"lower limit {self.value[0]} exceeds upper {self.value[1]}")
+            raise FieldError("value", f"lower limit {self.value[0]} exceeds upper {self.value[1]}")
         return self
 
 
@@ -185,12 +199,18 @@ class ReportedStage1(_Reported):
 
 
 def _limit(value: Any) -> Any:
+    """A CI limit (or a median): a finite number, or a word for "not reached" -> None."""
     if isinstance(value, str):
         if value.strip() not in MISSING_LIMIT_WORDS:
             raise ValueError(
-                f"a CI limit is a number or one of {list(MISSING_LIMIT_WORDS)}, got {value!r}"
+                f"a time is a number or one of {list(MISSING_LIMIT_WORDS)}, got {value!r}"
             )
         return None
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(
+            f"{value} is not a time: write a limit (or a median) that was not reached or not "
+            'estimable as "NE" (or "not reached")'
+        )
     return _number(value)
 
 
@@ -208,7 +228,7 @@ class ReportedTime(_Reported):
     @model_validator(mode="after")
     def _positive(self) -> ReportedTime:
         if self.value is not None and not 0 < self.value <= 1e6:
-            raise ValueError(f"a time must be positive, got {self.value}")
+            raise FieldError("value", f"a time must be positive and at most 1e6, got {self.value}")
         return self
 
     @property
@@ -227,11 +247,13 @@ class ReportedTimeInterval(_Reported):
     @model_validator(mode="after")
     def _ordered(self) -> ReportedTimeInterval:
         lo, hi = self.value
-        for limit in (lo, hi):
+        for i, limit in enumerate((lo, hi)):
             if limit is not None and not 0 <= limit <= 1e6:
-                raise ValueError(f"a time limit must be between 0 and 1e6, got {limit}")
+                raise FieldError(
+                    f"value[{i}]", f"a time limit must be between 0 and 1e6, got {limit}"
+                )
         if lo is not None and hi is not None and lo > hi:
-            raise ValueError(f"lower limit {lo} exceeds upper {hi}")
+            raise FieldError("value", f"lower limit {lo} exceeds upper {hi}")
         return self
 
 
@@ -247,11 +269,16 @@ def parse_p_value(printed: str | float, ns_threshold: float = 0.05) -> tuple[flo
     Raises:
         ValueError: not a form this package reads.
     """
-    if isinstance(printed, bool):
+    if isinstance(printed, bool) or not isinstance(printed, str | int | float):
         raise ValueError("a P value is a number or a printed form such as '= .03'")
     if isinstance(printed, int | float):
-        printed = f"= {printed!r}"
+        if not math.isfinite(printed):
+            raise ValueError(f"a P value is a finite number, got {printed}")
+        # positional digits as written (0.00001, not 1e-05): the decimals carry the rounding
+        printed = "= " + format(Decimal(repr(float(printed))), "f")
     text = printed.strip()
+    if len(text) > 40:
+        raise ValueError("a printed P value is a few characters ('= .03', '< .001', 'NS')")
     if text.upper() in ("NS", "N.S.", "NOT SIGNIFICANT"):
         return (ns_threshold, 1.0 + 1e-12, "not significant")
     match = _P_PATTERN.match(text)
@@ -263,17 +290,18 @@ def parse_p_value(printed: str | float, ns_threshold: float = 0.05) -> tuple[flo
     sign, digits = match.group(1) or "=", match.group(2)
     value = float(digits)
     if not 0 < value <= 1:
-        raise ValueError(f"a P value lies in (0, 1], got {value}")
+        raise ValueError(f"a P value lies in (0, 1], got {value} in {printed!r}")
     if sign in ("<", "<=", "≤"):
         return (0.0, value, "below")
+    if value >= 1.0:
+        # "= 1" and "> 1": one rule with schema version 1 (P in (0, 1)); a printed P of 1 with a
+        # direction carries no evidence of a difference
+        raise ValueError(f"P {sign} 1 is not a report this package reads (P lies below 1)")
     if sign in (">", ">=", "≥"):
         return (value, 1.0 + 1e-12, "above")
     decimals = len(digits.split(".")[1]) if "." in digits else 0
     half = 0.5 * 10.0**-decimals
-    low, high = max(value - half, 0.0), min(value + half, 1.0 + 1e-12)
-    if low >= 1.0:
-        raise ValueError("P = 1 is not a report a 2x2 table can be told apart by")
-    return (low, high, "rounded")
+    return (max(value - half, 0.0), min(value + half, 1.0 + 1e-12), "rounded")
 
 
 class ReportedPValue(_Reported):
@@ -289,9 +317,10 @@ class ReportedPValue(_Reported):
 
     @model_validator(mode="after")
     def _readable(self) -> ReportedPValue:
-        if isinstance(self.value, float):
-            _number(self.value)
-        parse_p_value(self.value, self.ns_threshold)
+        try:
+            parse_p_value(self.value, self.ns_threshold)
+        except ValueError as exc:
+            raise FieldError("value", str(exc)) from None
         return self
 
     @property
@@ -313,7 +342,7 @@ class Assumption(Strict):
     @model_validator(mode="after")
     def _default_swept(self) -> Assumption:
         if self.default not in self.sweep:
-            raise ValueError(f"the sweep must include the default {self.default!r}")
+            raise FieldError("sweep", f"the sweep must include the default {self.default!r}")
         return self
 
 
@@ -390,12 +419,20 @@ class Rate(Strict):
         if self.estimate_percent == "not reported" and (
             self.responders == "unknown" or self.evaluable == "unknown"
         ):
-            raise ValueError("a rate needs its estimate_percent, or responders and evaluable")
+            raise FieldError(
+                "estimate_percent", "a rate needs its estimate_percent, or responders and evaluable"
+            )
+        if self.ci_percent != "not reported" and self.estimate_percent == "not reported":
+            raise FieldError(
+                "estimate_percent", "a CI was printed without its estimate; give estimate_percent"
+            )
         if self.ci_percent != "not reported" and self.estimate_percent != "not reported":
             lo, hi = self.ci_percent.value
             est = self.estimate_percent.value
             if not lo <= est <= hi:
-                raise ValueError(f"the estimate {est} lies outside its CI [{lo}, {hi}]")
+                raise FieldError(
+                    "estimate_percent", f"the estimate {est} lies outside its CI [{lo}, {hi}]"
+                )
         return self
 
 
@@ -406,6 +443,14 @@ class Landmark(Strict):
     percent: Percent = Field(description="Survival at that time, in percent.")
     ci_percent: tuple[Percent, Percent] | None = Field(None, description="Its CI, if printed.")
     source: Source
+
+    @model_validator(mode="after")
+    def _inside(self) -> Landmark:
+        if self.ci_percent is not None:
+            lo, hi = self.ci_percent
+            if not lo <= self.percent <= hi:
+                raise FieldError("ci_percent", f"{self.percent} % lies outside its CI [{lo}, {hi}]")
+        return self
 
 
 class PatientData(Strict):
@@ -475,19 +520,32 @@ class TimeToEvent(Strict):
     @model_validator(mode="after")
     def _consistent(self) -> TimeToEvent:
         if self.patient_data is not None and self.digitised_curve is not None:
-            raise ValueError("give patient_data or digitised_curve, not both")
+            raise FieldError("digitised_curve", "give patient_data or digitised_curve, not both")
         has_data = self.patient_data is not None or self.digitised_curve is not None
+        if self.median == "not reported" and self.ci != "not reported":
+            raise FieldError("median", "a CI was printed without its median; give the median")
         if self.median == "not reported" and not self.landmarks and not has_data:
-            raise ValueError("a time-to-event endpoint needs a median, landmarks or data")
+            raise FieldError("median", "a time-to-event endpoint needs a median, landmarks or data")
         if self.median != "not reported" and self.ci != "not reported":
             m = self.median.value
             lo, hi = self.ci.value
             if m is None and hi is not None:
-                raise ValueError("a median not reached cannot have a finite upper limit")
+                raise FieldError(
+                    "ci",
+                    f"a median not reached cannot have a finite upper limit ({hi}); write "
+                    'the upper limit "NE"',
+                )
+            if m is not None and lo is None:
+                raise FieldError(
+                    "ci",
+                    "a lower limit is estimable whenever the median is (the KM curve has "
+                    "crossed 0.5); write the printed number, or the whole ci as "
+                    '"not reported"',
+                )
             if m is not None and lo is not None and m < lo:
-                raise ValueError(f"the median {m} lies below its lower limit {lo}")
+                raise FieldError("ci", f"the median {m} lies below its lower limit {lo}")
             if m is not None and hi is not None and m > hi:
-                raise ValueError(f"the median {m} lies above its upper limit {hi}")
+                raise FieldError("ci", f"the median {m} lies above its upper limit {hi}")
         return self
 
 
@@ -515,7 +573,10 @@ class Grouping(Strict):
     @model_validator(mode="after")
     def _distinct(self) -> Grouping:
         if self.exposed.name == self.reference.name:
-            raise ValueError("the two groups need different names")
+            raise FieldError(
+                "reference.name",
+                f"the two groups need different names (both {self.exposed.name!r})",
+            )
         return self
 
 
@@ -536,9 +597,10 @@ class Comparison(Strict):
     def _something_reported(self) -> Comparison:
         counts = self.events_exposed != "unknown" and self.events_reference != "unknown"
         if not counts and (self.p_value == "unknown" or self.more_frequent_in == "unknown"):
-            raise ValueError(
+            raise FieldError(
+                "p_value" if self.p_value == "unknown" else "more_frequent_in",
                 "a comparison needs the event counts of both groups, or a P value and the "
-                "group in which the event was more frequent"
+                "group in which the event was more frequent",
             )
         return self
 
@@ -561,7 +623,7 @@ class TrialInfo(Strict):
 def _unique_primary(rates: dict[str, Rate]) -> dict[str, Rate]:
     primaries = [k for k, r in rates.items() if r.primary]
     if len(primaries) > 1:
-        raise ValueError(f"at most one rate is primary, got {primaries}")
+        raise FieldError(f"{primaries[1]}.primary", f"at most one rate is primary, got {primaries}")
     return rates
 
 
@@ -589,15 +651,20 @@ class TrialV2(Strict):
     @model_validator(mode="after")
     def _references(self) -> TrialV2:
         if not (self.rates or self.time_to_event or self.comparisons):
-            raise ValueError("the file declares no endpoint (rates, time_to_event, comparisons)")
+            raise FieldError(
+                "rates", "the file declares no endpoint (rates, time_to_event, comparisons)"
+            )
         for key, c in self.comparisons.items():
             if c.grouping not in self.groupings:
-                raise ValueError(
-                    f"comparisons.{key}.grouping: no [groupings.{c.grouping}] table "
-                    f"(have {sorted(self.groupings)})"
+                raise FieldError(
+                    f"comparisons.{key}.grouping",
+                    f"no [groupings.{c.grouping}] table (have {sorted(self.groupings)})",
                 )
         if self.design.endpoint is not None and self.design.endpoint not in self.rates:
-            raise ValueError(f"design.endpoint: no rate named {self.design.endpoint!r}")
+            raise FieldError(
+                "design.endpoint",
+                f"no rate named {self.design.endpoint!r} (have {sorted(self.rates)})",
+            )
         return self
 
     @property

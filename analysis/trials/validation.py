@@ -7,17 +7,18 @@ files the trial names, read with the readers here), so ``validate``, ``run``, ``
 the ``check_*_arguments`` functions. Every problem is an :class:`~analysis.errors.InputError`
 naming the file (or option), the field and what to do; nothing else is reported as bad input.
 
-Limits (documented in data/README.md) keep every run bounded in time and memory:
+Limits (documented in docs/trial-files.md) keep every run bounded in time and memory:
 
 ========================  =========  ===========================================================
 limit                     value      why
 ========================  =========  ===========================================================
 trial file size           1 MiB      a trial file is a few kB of reported numbers
 TOML nesting depth        8          the deepest legitimate value (a sweep of ranges) is 5 deep
-adverse events            50         one joint fit holds every event
+comparisons               50         one joint fit holds every comparison of a grouping
 enrolled                  2000       enumeration over (responders, evaluable) and splits
-sweep / list length       10 / 100   every sweep value is another fit
-AE enumeration work       4e9        sum over splits of n_bev n_sun (n_bev + n_sun): ~15 s
+sweep length              20 (v1 10) every sweep value is another fit (caps of v2 in v2.py)
+list length (v1)          100        version 1 lists (most common adverse events)
+comparison work           4e9        sum over splits of n_exp n_ref (n_exp + n_ref): ~15 s
 CSV size / rows           8 MiB /    patient data never exceed the enrolment; curves a few
                           100,000    hundred digitised points
 ========================  =========  ===========================================================
