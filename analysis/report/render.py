@@ -88,7 +88,11 @@ def data_of_record(model: BaseModel, prefix: str = "") -> tuple[list[dict], list
         elif isinstance(value, dict | list):
             items = value.items() if isinstance(value, dict) else enumerate(value)
             for key, item in items:
-                if isinstance(item, BaseModel):
+                if isinstance(item, Reported):  # e.g. [other.<key>]: a value of its own
+                    note = f" ({item.note})" if item.note else ""
+                    row = {"field": f"{path}.{key}", "value": printed(item.value)}
+                    reported.append({**row, "source": item.source + note})
+                elif isinstance(item, BaseModel):
                     r, u = data_of_record(item, f"{path}.{key}.")
                     reported += r
                     unknown += u
