@@ -119,7 +119,7 @@ def test_below_001_keeps_97_tables_where_typing_0001_kept_14():
 
 @pytest.mark.parametrize("test", ["fisher", "chi2"])
 def test_not_significant_with_and_without_a_direction(test):
-    """"NS" keeps the tables with P >= the threshold; without a direction every table whichever
+    """ "NS" keeps the tables with P >= the threshold; without a direction every table whichever
     way it points (equal proportions included), with one only that side."""
     n1, n2 = 9, 13
     any_way = _found(compatible_tables("NS", n1, n2, None, groups=GROUPS, test=test))
