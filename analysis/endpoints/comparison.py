@@ -454,7 +454,7 @@ def analyse_comparisons(
     sensitivity: list[dict[str, Any]] = []
     tables: list[dict[str, Any]] = []
     primary_draws: dict[str, dict[str, np.ndarray]] = {}
-    primary_fits: list[xr.Dataset] = []
+    primary_fits: list[az.InferenceData] = []
     for ckey, c in comps.items():
         sign = _sign(c, grouping)
         priors = file_priors(c.priors)
@@ -498,7 +498,7 @@ def analyse_comparisons(
             rate = pooled_event_rate(report, _thin(best.draws), priors[prior_main])
             best.summary["pooled_event_rate_mean"] = float(np.mean(rate))
             primary_draws[ckey] = {"log_odds_ratio": best.draws, "event_rate": rate}
-            primary_fits.append(best.idata.posterior[["log_odds_ratio"]])
+            primary_fits.append(best.idata)
             for i in range(report.n_cells):
                 row = {
                     "n_exposed": int(report.n_exposed[i]),
@@ -612,8 +612,13 @@ def analyse_comparisons(
     }
     stem = _file_stem(key, "primary fits")
     primary_posterior = None
-    if primary_fits:
-        posteriors[stem] = az.InferenceData(posterior=xr.concat(primary_fits, dim="ae"))
+    if primary_fits:  # one file (and one appendix figure) with every event's primary fit
+        posteriors[stem] = az.InferenceData(
+            **{
+                group: xr.concat([f[group] for f in primary_fits], dim="ae")
+                for group in ("posterior", "sample_stats", "constant_data")
+            }
+        )
         primary_posterior = stem
     table_frame = pd.DataFrame(tables)
     return EndpointResult(
