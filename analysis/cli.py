@@ -267,40 +267,83 @@ def reconstruct_rate_command(
 @reconstruct_app.command("table")
 @handles_errors
 def reconstruct_table_command(
-    p_value: Annotated[float, typer.Option(help="Reported two-sided P value, e.g. 0.03.")],
-    n_bev: Annotated[int, typer.Option(help="Patients after prior bevacizumab (exposed group).")],
-    n_sun: Annotated[int, typer.Option(help="Patients after prior sunitinib (reference group).")],
-    more_frequent_after: Annotated[
-        str, typer.Option(help="Group with the higher event rate: bevacizumab or sunitinib.")
+    p_value: Annotated[
+        str,
+        typer.Option(
+            help="Two-sided P value as printed: '= .03' (or 0.03), '< .001', '> .05' or 'NS'."
+        ),
     ],
+    n_exposed: Annotated[
+        int,
+        typer.Option(
+            "--n-exposed", "--n-bev", help="Patients in the exposed group (the OR's numerator)."
+        ),
+    ],
+    n_reference: Annotated[
+        int,
+        typer.Option(
+            "--n-reference", "--n-sun", help="Patients in the reference group (OR's denominator)."
+        ),
+    ],
+    more_frequent_in: Annotated[
+        str,
+        typer.Option(
+            "--more-frequent-in",
+            "--more-frequent-after",
+            help="Group with the higher event rate (its --exposed or --reference name), or "
+            "'unknown' when not published (every direction then reproduces the report).",
+        ),
+    ],
+    exposed: Annotated[str, typer.Option(help="Name of the exposed group.")] = "exposed",
+    reference: Annotated[str, typer.Option(help="Name of the reference group.")] = "reference",
     test: Annotated[str, typer.Option(help="Test behind the P value: fisher or chi2.")] = "fisher",
+    ns_threshold: Annotated[float, typer.Option(help="Significance level behind 'NS'.")] = 0.05,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
-    """List every 2x2 table (events of n_bev, events of n_sun) whose P value rounds to the
-    reported one, in the reported direction."""
-    from trial_reanalysis.analysis.reconstruction.tables import GROUPS, TESTS, compatible_tables
+    """List every 2x2 table (events of n_exposed, events of n_reference) whose P value lies in
+    the interval the printed P stands for, in the reported direction."""
+    from trial_reanalysis.analysis.reconstruction.tables import TESTS, compatible_tables, p_interval
     from trial_reanalysis.analysis.trials.validation import check_table_arguments
 
-    check_table_arguments(p_value, n_bev, n_sun)
-    if more_frequent_after not in GROUPS:
+    try:
+        number = float(p_value)
+    except ValueError:
+        number = None  # a printed form, read below
+    # the group sizes (and a numeric P) checked as before; a printed form is read by p_interval
+    check_table_arguments(0.5 if number is None else number, n_exposed, n_reference)
+    try:
+        lo, hi = p_interval(p_value if number is None else number, ns_threshold=ns_threshold)
+    except ValueError as error:
+        raise InputError("--p-value", "p-value", str(error)) from None
+    if exposed == reference:
+        raise InputError("--exposed", "exposed", "the two groups need different names")
+    groups = (exposed, reference)
+    direction = None if more_frequent_in == "unknown" else more_frequent_in
+    if direction is not None and direction not in groups:
         raise InputError(
-            "--more-frequent-after", "more-frequent-after", f"choose one of {list(GROUPS)}"
+            "--more-frequent-in", "more-frequent-in", f"choose one of {[*groups, 'unknown']}"
         )
     if test not in TESTS:
         raise InputError("--test", "test", f"{test!r}: choose one of {list(TESTS)}")
-    rows = compatible_tables(p_value, n_bev, n_sun, more_frequent_after, test=test)
+    rows = compatible_tables((lo, hi), n_exposed, n_reference, direction, groups=groups, test=test)
     if as_json:
         print(json.dumps(rows, indent=2))
         return
-    table = Table(title=f"P = {p_value:g} ({test}), {n_bev} vs {n_sun}: compatible tables")
-    for col in ("bevacizumab events", "sunitinib events", "P value"):
-        table.add_column(col)
+    shown = p_value if number is None else f"= {number:g}"
+    table = Table(
+        title=f"P {escape(shown)} ({test}), {n_exposed} vs {n_reference}: compatible tables"
+    )
+    for col in (f"{exposed} events", f"{reference} events", "P value"):
+        table.add_column(escape(col))
     for r in rows:
         table.add_row(
-            f"{r['bev_events']}/{n_bev}", f"{r['sun_events']}/{n_sun}", f"{r['p_value']:.4f}"
+            f"{r['exposed_events']}/{n_exposed}",
+            f"{r['reference_events']}/{n_reference}",
+            f"{r['p_value']:.4g}",
         )
     out.print(table)
-    out.print(f"{len(rows)} compatible tables")
+    upper = "1]" if hi >= 1.0 else f"{hi:g})"
+    out.print(f"{len(rows)} compatible tables (P in [{lo:g}, {upper})")
 
 
 @reconstruct_app.command("km")

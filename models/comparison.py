@@ -1,24 +1,30 @@
-r"""Adverse events by prior therapy: a coarsened-data likelihood for rounded P values.
+r"""Events compared between two named groups: a coarsened-data likelihood for printed P values.
 
-For adverse event j, with ``alpha_j`` the baseline log-odds (prior sunitinib) and ``beta_j`` the log
-odds ratio (prior bevacizumab versus prior sunitinib)::
+A grouping splits the trial's patients into an exposed group (the odds ratio's numerator; e.g.
+prior bevacizumab, a higher dose) and a reference group (e.g. prior sunitinib). For event j, with
+``alpha_j`` the reference group's log-odds and ``beta_j`` the log odds ratio::
 
-    logit pi_sun = alpha_j,        logit pi_bev = alpha_j + beta_j,       OR_j = exp(beta_j)
+    logit pi_reference = alpha_j,   logit pi_exposed = alpha_j + beta_j,   OR_j = exp(beta_j)
 
-The paper publishes only a rounded two-sided P value and a direction. That report is coarsened
-data: with split prior weights w_s over group sizes (n_bev_s, n_sun_s),
+A paper often publishes only a two-sided P value as printed ("= .03", "< .001", "NS") and a
+direction. That report is coarsened data: with split prior weights w_s over group sizes
+(n_exp_s, n_ref_s) and [low, high) the interval the printed P stands for,
 
 .. math::
 
     P(\text{report}_j \mid \alpha_j, \beta_j) = \sum_s w_s \sum_{a, c}
-        \text{Bin}(a \mid n_{bev,s}, \pi_{bev}) \, \text{Bin}(c \mid n_{sun,s}, \pi_{sun}) \,
-        1[\text{table } (a, c) \text{ reproduces the report}]
+        \text{Bin}(a \mid n_{exp,s}, \pi_{exp}) \, \text{Bin}(c \mid n_{ref,s}, \pi_{ref}) \,
+        1[\text{low} \le P(a, c) < \text{high}, \text{direction of } (a, c) \text{ as reported}]
 
-(DESIGN.md section 4.3). The indicator is non-zero on few cells, so the sum is stored sparsely:
-each report is the list of its compatible cells (split, a, c) with the log of
-w_s C(n_bev, a) C(n_sun, c), and the likelihood is a ``logsumexp`` over those cells of
+(DESIGN.md sections 4.3, 4.4). Without a published direction (e.g. "NS" alone) the indicator
+ignores the direction. Published counts restrict the sum to the tables holding them; published
+counts with both group sizes are one table, the plain two-binomial likelihood.
 
-    log w + a log pi_bev + (n_bev - a) log(1 - pi_bev) + c log pi_sun + (n_sun - c) log(1 - pi_sun)
+The indicator is non-zero on few cells, so the sum is stored sparsely: each report is the list of
+its compatible cells (split, a, c) with the log of
+w_s C(n_exp, a) C(n_ref, c), and the likelihood is a ``logsumexp`` over those cells of
+
+    log w + a log pi_exp + (n_exp - a) log(1 - pi_exp) + c log pi_ref + (n_ref - c) log(1 - pi_ref)
 
 with ``log pi = -softplus(-eta)`` (stable for any eta).
 
@@ -48,32 +54,34 @@ Reference: Heitjan DF, Rubin DB. Ignorability and coarse data. Ann Stat 1991;19:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
 from trial_reanalysis.analysis.reconstruction.tables import (
+    p_interval,
     p_value_grid,
     reproduces_mask,
-    rounding_interval,
 )
 from trial_reanalysis.models.priors import PriorScenario
 
 _BASELINE = {"baseline_mu": -1.0, "baseline_sigma": 1.5}
 
-#: Priors of the adverse-event models. Baseline log-odds Normal(-1, 1.5): any-grade rate centred
-#: on 27 % with 95 % prior range 2 %-87 %, which covers the 10 %-60 % seen for hand-foot skin
-#: reaction, mucositis and rash under sorafenib and sunitinib without favouring any of them.
+#: Default priors of the comparison models (a trial file may declare its own log OR priors per
+#: comparison; the baseline stays this one). Baseline log-odds Normal(-1, 1.5): the reference
+#: group's event rate centred on 27 % with 95 % prior range 2 %-87 %, wide enough for the common
+#: and the rare adverse events of phase 2 trials without favouring any of them.
 AE_PRIORS: dict[str, PriorScenario] = {
     "weakly_informative": PriorScenario(
         name="weakly_informative",
         family="normal",
         parameters={**_BASELINE, "log_or_mu": 0.0, "log_or_sigma": 1.0},
         rationale="log OR ~ Normal(0, 1): ORs between 0.14 and 7 with 95 % prior probability, "
-        "wide for a toxicity difference between two prior VEGF therapies",
+        "wide for a difference in an event rate between two groups of one trial",
         primary=True,
     ),
     "skeptical": PriorScenario(
@@ -104,26 +112,31 @@ class CoarsenedReport:
     Arrays have one entry per cell; ``log_split_weight`` is log w_s (prior weight of the split).
     """
 
-    n_bev: np.ndarray
-    n_sun: np.ndarray
-    bev_events: np.ndarray
-    sun_events: np.ndarray
+    n_exposed: np.ndarray
+    n_reference: np.ndarray
+    exposed_events: np.ndarray
+    reference_events: np.ndarray
     p_value: np.ndarray
     log_split_weight: np.ndarray
 
     @property
     def n_cells(self) -> int:
         """Number of compatible (split, table) cells (0: nothing reproduces the report)."""
-        return len(self.n_bev)
+        return len(self.n_exposed)
 
     @property
     def log_weight(self) -> np.ndarray:
-        """log [w_s C(n_bev, a) C(n_sun, c)] of each cell (the likelihood's constant part)."""
+        """log [w_s C(n_exposed, a) C(n_reference, c)] of each cell (the likelihood's constant
+        part)."""
         comb = np.array(
             [
                 math.log(math.comb(int(n1), int(a))) + math.log(math.comb(int(n2), int(c)))
                 for n1, n2, a, c in zip(
-                    self.n_bev, self.n_sun, self.bev_events, self.sun_events, strict=True
+                    self.n_exposed,
+                    self.n_reference,
+                    self.exposed_events,
+                    self.reference_events,
+                    strict=True,
                 )
             ]
         )
@@ -132,10 +145,10 @@ class CoarsenedReport:
     def cells(self) -> dict[str, np.ndarray]:
         """The cells as the arrays :func:`cell_log_likelihood` takes (one entry per cell)."""
         return {
-            "n_bev": self.n_bev,
-            "n_sun": self.n_sun,
-            "bev_events": self.bev_events,
-            "sun_events": self.sun_events,
+            "n_exposed": self.n_exposed,
+            "n_reference": self.n_reference,
+            "exposed_events": self.exposed_events,
+            "reference_events": self.reference_events,
             "log_weight": self.log_weight,
         }
 
@@ -143,7 +156,7 @@ class CoarsenedReport:
 def coarsened_report(
     lo: float,
     hi: float,
-    sign: int,
+    sign: int | None,
     splits: Sequence[tuple[int, int]],
     *,
     test: str = "fisher",
@@ -152,10 +165,11 @@ def coarsened_report(
     """Enumerate the cells of a report "P in [lo, hi) with direction ``sign``" over splits.
 
     Args:
-        lo, hi: rounding interval of the reported P (see
-        :func:`analysis.reconstruction.tables.rounding_interval`).
-        sign: +1 event more frequent after bevacizumab, -1 after sunitinib, 0 equal proportions.
-        splits: candidate group sizes (n_bev, n_sun).
+        lo, hi: the interval the printed P stands for (``ReportedPValue.interval``; see
+            :func:`analysis.reconstruction.tables.p_interval`).
+        sign: +1 event more frequent in the exposed group, -1 in the reference group, 0 equal
+            proportions, None direction not reported (every direction reproduces the report).
+        splits: candidate group sizes (n_exposed, n_reference).
         test: "fisher" or "chi2".
         weights: prior weight of each split (uniform when None; normalised here).
     """
@@ -176,58 +190,73 @@ def coarsened_report(
         )
     cells = np.concatenate(parts) if parts else np.zeros((0, 6))
     return CoarsenedReport(
-        n_bev=cells[:, 0].astype(int),
-        n_sun=cells[:, 1].astype(int),
-        bev_events=cells[:, 2].astype(int),
-        sun_events=cells[:, 3].astype(int),
+        n_exposed=cells[:, 0].astype(int),
+        n_reference=cells[:, 1].astype(int),
+        exposed_events=cells[:, 2].astype(int),
+        reference_events=cells[:, 3].astype(int),
         p_value=cells[:, 4],
         log_split_weight=cells[:, 5],
     )
 
 
 def report_from_published(
-    p_value: float,
-    sign: int,
+    p_value: str | float | tuple[float, float],
+    sign: int | None,
     splits: Sequence[tuple[int, int]],
     *,
     test: str = "fisher",
     weights: Sequence[float] | None = None,
     decimals: int | None = None,
+    ns_threshold: float = 0.05,
 ) -> CoarsenedReport:
-    """:func:`coarsened_report` of a printed P value ("P = .03" -> [0.025, 0.035))."""
-    lo, hi = rounding_interval(p_value, decimals)
+    """:func:`coarsened_report` of a P value as printed ("= .03" or 0.03 -> [0.025, 0.035);
+    "< .001" -> [0, 0.001); "NS" -> [ns_threshold, 1]; see
+    :func:`analysis.reconstruction.tables.p_interval`)."""
+    lo, hi = p_interval(p_value, decimals, ns_threshold)
     return coarsened_report(lo, hi, sign, splits, test=test, weights=weights)
 
 
 def report_from_counts(
-    n_bev: int, n_sun: int, bev_events: int, sun_events: int, *, test: str = "fisher"
+    n_exposed: int,
+    n_reference: int,
+    exposed_events: int,
+    reference_events: int,
+    *,
+    test: str = "fisher",
 ) -> CoarsenedReport:
     """The single table of published counts as a one-cell "report": no coarsening, no indicator.
 
     When the counts and the group sizes are published they are the data, and the likelihood is
-    the plain product of two binomials, Bin(a | n_bev, pi_bev) Bin(c | n_sun, pi_sun) (the P value
-    is a function of the table and adds nothing). ``p_value`` holds the table's P under ``test``
-    for display only.
+    the plain product of two binomials, Bin(a | n_exposed, pi_exposed) Bin(c | n_reference,
+    pi_reference) (the P value is a function of the table and adds nothing). ``p_value`` holds
+    the table's P under ``test`` for display only.
 
     Raises:
         ValueError: events outside 0..n of their group, or a group size not a positive integer.
     """
-    for name, k, n in (("bev_events", bev_events, n_bev), ("sun_events", sun_events, n_sun)):
+    for name, k, n in (
+        ("exposed_events", exposed_events, n_exposed),
+        ("reference_events", reference_events, n_reference),
+    ):
         if not 0 <= int(k) <= int(n):
             raise ValueError(f"{name} = {k} must lie in 0..{n}")
-    p = float(p_value_grid(int(n_bev), int(n_sun), test)[int(bev_events), int(sun_events)])
+    p = float(
+        p_value_grid(int(n_exposed), int(n_reference), test)[
+            int(exposed_events), int(reference_events)
+        ]
+    )
     return CoarsenedReport(
-        n_bev=np.array([int(n_bev)]),
-        n_sun=np.array([int(n_sun)]),
-        bev_events=np.array([int(bev_events)]),
-        sun_events=np.array([int(sun_events)]),
+        n_exposed=np.array([int(n_exposed)]),
+        n_reference=np.array([int(n_reference)]),
+        exposed_events=np.array([int(exposed_events)]),
+        reference_events=np.array([int(reference_events)]),
         p_value=np.array([p]),
         log_split_weight=np.zeros(1),
     )
 
 
 def restrict_to_counts(
-    report: CoarsenedReport, bev_events: int | None = None, sun_events: int | None = None
+    report: CoarsenedReport, exposed_events: int | None = None, reference_events: int | None = None
 ) -> CoarsenedReport:
     """The cells of ``report`` whose event counts equal the published ones (None: not published).
 
@@ -236,26 +265,27 @@ def restrict_to_counts(
     renormalised (they are the prior of the split, not conditional on the counts).
     """
     keep = np.ones(report.n_cells, dtype=bool)
-    if bev_events is not None:
-        keep &= report.bev_events == int(bev_events)
-    if sun_events is not None:
-        keep &= report.sun_events == int(sun_events)
+    if exposed_events is not None:
+        keep &= report.exposed_events == int(exposed_events)
+    if reference_events is not None:
+        keep &= report.reference_events == int(reference_events)
     return CoarsenedReport(
-        n_bev=report.n_bev[keep],
-        n_sun=report.n_sun[keep],
-        bev_events=report.bev_events[keep],
-        sun_events=report.sun_events[keep],
+        n_exposed=report.n_exposed[keep],
+        n_reference=report.n_reference[keep],
+        exposed_events=report.exposed_events[keep],
+        reference_events=report.reference_events[keep],
         p_value=report.p_value[keep],
         log_split_weight=report.log_split_weight[keep],
     )
 
 
 #: Points per side (log OR < 0 and > 0) of the Simpson rule of :func:`report_evidence`, over
-#: [prior mean - 10 sd, 0] and [0, prior mean + 10 sd] (step 0.005 for the N(0, 1) prior).
-EVIDENCE_POINTS = 2001
+#: [prior mean - 10 sd, 0] and [0, prior mean + 10 sd] (step 0.025 for the N(0, 1) prior: the
+#: integrand is smooth, Simpson's error is far below the 1e-4 the brute-force tests allow).
+EVIDENCE_POINTS = 401
 
 
-def report_evidence(report: CoarsenedReport, prior: PriorScenario, sign: int) -> dict | None:
+def report_evidence(report: CoarsenedReport, prior: PriorScenario, sign: int | None) -> dict | None:
     r"""The evidence a report carries about the log OR, under its own likelihood L(beta).
 
     L(beta) = P(report | beta), baseline log-odds integrated over its prior (and the split
@@ -270,7 +300,8 @@ def report_evidence(report: CoarsenedReport, prior: PriorScenario, sign: int) ->
     - ``bayes_factor_reported_side_vs_null``: the same with the prior restricted to the reported
       side (sign * beta > 0) and renormalised (half-normal for mu = 0). The side is read from the
       report, so this prior is chosen after seeing the data; with a symmetric prior the primary
-      Bayes factor is the average of this one and the opposite side's;
+      Bayes factor is the average of this one and the opposite side's. None when the report
+      names no side (``sign`` None);
     - ``bayes_factor_max``: sup over beta of L(beta) / L(0), the largest Bayes factor any prior on
       the log OR allows against OR = 1 (the maximum likelihood ratio), with ``log_or_at_max``
       (``None`` when the supremum is approached at the edge of :data:`LOG_OR_GRID`, e.g. a table
@@ -279,7 +310,8 @@ def report_evidence(report: CoarsenedReport, prior: PriorScenario, sign: int) ->
     Args:
         report: the report's cells (a coarsened report or :func:`report_from_counts`).
         prior: a scenario of :data:`AE_PRIORS` (baseline and log OR hyperparameters).
-        sign: +1 report more frequent in the first (exposed) group, -1 in the second.
+        sign: +1 report more frequent in the first (exposed) group, -1 in the second, None
+            not reported.
 
     Returns:
         The dict above, or None when no table reproduces the report (no likelihood).
@@ -288,8 +320,8 @@ def report_evidence(report: CoarsenedReport, prior: PriorScenario, sign: int) ->
 
     if report.n_cells == 0:
         return None
-    if sign not in (1, -1):
-        raise ValueError(f"sign must be +1 or -1, got {sign!r}")
+    if sign not in (1, -1, None):
+        raise ValueError(f"sign must be +1, -1 or None, got {sign!r}")
     p = prior.parameters
     mu, sd = float(p["log_or_mu"]), float(p["log_or_sigma"])
     base = (p["baseline_mu"], p["baseline_sigma"])
@@ -324,7 +356,7 @@ def report_evidence(report: CoarsenedReport, prior: PriorScenario, sign: int) ->
     return {
         "likelihood_at_null": math.exp(log_l0),
         "bayes_factor_prior_vs_null": part[-1] + part[1],
-        "bayes_factor_reported_side_vs_null": part[sign] / mass[sign],
+        "bayes_factor_reported_side_vs_null": None if sign is None else part[sign] / mass[sign],
         "bayes_factor_max": math.exp(log_max - log_l0),
         "log_or_at_max": at_max,
     }
@@ -348,18 +380,18 @@ def model_data(reports: Sequence[CoarsenedReport], prior: PriorScenario) -> dict
 def cell_log_likelihood(
     baseline_log_odds: np.ndarray, log_odds_ratio: np.ndarray, cells: dict[str, np.ndarray]
 ) -> np.ndarray:
-    """Log of w_s Bin(a | n_bev, pi_bev) Bin(c | n_sun, pi_sun) for every cell.
+    """Log of w_s Bin(a | n_exposed, pi_exposed) Bin(c | n_reference, pi_reference) for every cell.
 
     Parameters broadcast against the cells' arrays (see :meth:`CoarsenedReport.cells`).
     """
-    eta_bev = baseline_log_odds + log_odds_ratio
-    eta_sun = baseline_log_odds
+    eta_exposed = baseline_log_odds + log_odds_ratio
+    eta_reference = baseline_log_odds
     return (
         cells["log_weight"]
-        - cells["bev_events"] * _np_softplus(-eta_bev)
-        - (cells["n_bev"] - cells["bev_events"]) * _np_softplus(eta_bev)
-        - cells["sun_events"] * _np_softplus(-eta_sun)
-        - (cells["n_sun"] - cells["sun_events"]) * _np_softplus(eta_sun)
+        - cells["exposed_events"] * _np_softplus(-eta_exposed)
+        - (cells["n_exposed"] - cells["exposed_events"]) * _np_softplus(eta_exposed)
+        - cells["reference_events"] * _np_softplus(-eta_reference)
+        - (cells["n_reference"] - cells["reference_events"]) * _np_softplus(eta_reference)
     )
 
 
@@ -383,10 +415,11 @@ def baseline_grid(
 def fine_baseline_nodes(report: CoarsenedReport, sigma: float) -> np.ndarray:
     """Trapezoid nodes (prior sds, -5..5) fine enough for a relative error near 1e-8 whatever the
     group sizes: the likelihood of the baseline log-odds is at least w = 2 / sqrt(n) wide (n the
-    largest n_bev + n_sun), and the rule's error is about exp(-2 pi^2 w^2 / h^2), so the step is
-    h = w (in logit units; at most 0.25 prior sd). :data:`BASELINE_NODES` (h = 0.25 sd) gives 1e-5
-    for the seed's 48 patients but about 2e-3 for 96 (a published table of 42 and 54)."""
-    n = int(np.max(report.n_bev + report.n_sun)) if report.n_cells else 1
+    largest n_exposed + n_reference), and the rule's error is about exp(-2 pi^2 w^2 / h^2), so
+    the step is h = w (in logit units; at most 0.25 prior sd). :data:`BASELINE_NODES` (h = 0.25
+    sd) gives 1e-5 for the seed's 48 patients but about 2e-3 for 96 (a published table of 42
+    and 54)."""
+    n = int(np.max(report.n_exposed + report.n_reference)) if report.n_cells else 1
     step = min(0.25, 2.0 / math.sqrt(n) / sigma)
     half = math.ceil(5.0 / step)
     return np.linspace(-5.0, 5.0, 2 * half + 1)
@@ -420,7 +453,7 @@ def report_log_likelihood(
     """log P(report | log OR) and its derivative at each log OR, baseline integrated out.
 
     The value is the ``logsumexp`` over cells and baseline nodes of the cell terms; the derivative
-    is the posterior-weighted bevacizumab-arm score, sum of w (a - n_bev pi_bev). Evaluated in
+    is the posterior-weighted exposed-group score, sum of w (a - n_exposed pi_exposed). Evaluated in
     chunks of ``chunk`` log ORs to bound memory. A report without cells gives zeros (flat).
     ``nodes``: the baseline rule in prior sds (default the model's :data:`BASELINE_NODES`).
     """
@@ -436,8 +469,8 @@ def report_log_likelihood(
         top = per.max(axis=(1, 2), keepdims=True)
         weight = np.exp(per - top)
         total = weight.sum(axis=(1, 2))
-        pi_bev = 1.0 / (1.0 + np.exp(-(nodes[None, None, :] + b)))
-        score = cells["bev_events"] - cells["n_bev"] * pi_bev
+        pi_exposed = 1.0 / (1.0 + np.exp(-(nodes[None, None, :] + b)))
+        score = cells["exposed_events"] - cells["n_exposed"] * pi_exposed
         value[start : start + chunk] = top[:, 0, 0] + np.log(total)
         slope[start : start + chunk] = (weight * score).sum(axis=(1, 2)) / total
     return value, slope
@@ -471,13 +504,13 @@ def _np_logsumexp(x: np.ndarray, axis: int) -> np.ndarray:
     return np.squeeze(top, axis) + np.log(np.sum(np.exp(x - top), axis=axis))
 
 
-def build_adverse_events_model(
+def build_comparison_model(
     reports: Sequence[CoarsenedReport],
     *,
     prior: PriorScenario,
     names: Sequence[str] | None = None,
 ) -> pm.Model:
-    """The joint model of independent adverse events (one ``ae`` coordinate per report).
+    """The joint model of independent events (one ``ae`` coordinate per report).
 
     Variables: ``log_odds_ratio`` (free, dims ``ae``), ``odds_ratio`` (deterministic) and the
     potential ``report_likelihood``: the tabulated log P(report | log OR), baseline log-odds
@@ -494,3 +527,62 @@ def build_adverse_events_model(
         log_lik = interpolate_log_likelihood(beta, data["loglik_value"], data["loglik_slope"])
         pm.Potential("report_likelihood", log_lik.sum())
     return model
+
+
+#: The model's name before the generalisation to any two named groups (kept for callers).
+build_adverse_events_model = build_comparison_model
+
+
+def file_priors(declared: Mapping[str, Any]) -> dict[str, PriorScenario]:
+    """The log OR priors a trial file declares for a comparison, as prior scenarios.
+
+    ``declared`` maps a name to a validated ``Prior`` (family ``normal`` with ``log_or_mu`` and
+    ``log_or_sigma``: checked at load). The baseline prior stays :data:`AE_PRIORS`' (the file
+    declares priors on the log OR only). The one marked primary is primary, else the first.
+    Without declared priors, :data:`AE_PRIORS`.
+    """
+    if not declared:
+        return dict(AE_PRIORS)
+    marked = [k for k, v in declared.items() if v.primary]
+    first = marked[0] if marked else next(iter(declared))
+    return {
+        name: PriorScenario(
+            name=name,
+            family="normal",
+            parameters={**_BASELINE, **{k: float(v) for k, v in prior.parameters.items()}},
+            rationale=prior.rationale,
+            primary=name == first,
+        )
+        for name, prior in declared.items()
+    }
+
+
+def pooled_event_rate(
+    report: CoarsenedReport, log_odds_ratio: np.ndarray, prior: PriorScenario, chunk: int = 200
+) -> np.ndarray:
+    """Per draw of the log OR, the posterior mean of the pooled event rate given it.
+
+    The pooled rate of a cell is (n_exp pi_exp + n_ref pi_ref) / (n_exp + n_ref); given the log OR
+    its posterior is a weighted sum over the report's cells and the baseline quadrature nodes
+    (weights: the cell terms of :func:`cell_log_likelihood` times the nodes' prior weights). This
+    is the Rao-Blackwellised draw: its mean over the log OR draws is the posterior mean of the
+    pooled rate (the follow-up priors use it for the effective sample size of a log OR prior).
+    Returns NaN for a report without cells. Shape of ``log_odds_ratio``.
+    """
+    x = np.asarray(log_odds_ratio, dtype=float).ravel()
+    if report.n_cells == 0:
+        return np.full(x.size, np.nan)
+    p = prior.parameters
+    nodes, log_w = baseline_grid(p["baseline_mu"], p["baseline_sigma"])
+    cells = {k: v[None, :, None] for k, v in report.cells().items()}
+    total = cells["n_exposed"] + cells["n_reference"]
+    out = np.empty(x.size)
+    for start in range(0, x.size, chunk):
+        b = x[start : start + chunk, None, None]
+        per = cell_log_likelihood(nodes[None, None, :], b, cells) + log_w
+        weight = np.exp(per - per.max(axis=(1, 2), keepdims=True))
+        pi_exposed = 1.0 / (1.0 + np.exp(-(nodes[None, None, :] + b)))
+        pi_reference = 1.0 / (1.0 + np.exp(-nodes[None, None, :]))
+        rate = (cells["n_exposed"] * pi_exposed + cells["n_reference"] * pi_reference) / total
+        out[start : start + chunk] = (weight * rate).sum(axis=(1, 2)) / weight.sum(axis=(1, 2))
+    return out

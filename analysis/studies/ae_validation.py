@@ -1,4 +1,4 @@
-"""Simulation-based calibration (SBC) of the adverse-event coarsened-data model (DESIGN.md 8).
+"""Simulation-based calibration (SBC) of the comparison coarsened-data model (DESIGN.md 8).
 
 Each replicate draws the truth from the primary prior and a split from the split prior, draws a
 table from the two binomials, computes its two-sided P, rounds it (2 decimals, half-open) and keeps
@@ -42,7 +42,7 @@ from trial_reanalysis.models.comparison import (
     AE_PRIORS,
     BASELINE_NODES,
     LOG_OR_GRID,
-    build_adverse_events_model,
+    build_comparison_model,
     coarsened_report,
     model_data,
 )
@@ -79,24 +79,24 @@ def simulate_reports(
     for _ in range(count):
         alpha = rng.normal(prior["baseline_mu"], prior["baseline_sigma"])
         beta = rng.normal(prior["log_or_mu"], prior["log_or_sigma"])
-        n_bev = int(rng.integers(lo_split, hi_split + 1))
-        n_sun = settings.total - n_bev
-        a = int(rng.binomial(n_bev, 1 / (1 + math.exp(-(alpha + beta)))))
-        c = int(rng.binomial(n_sun, 1 / (1 + math.exp(-alpha))))
-        p = float(p_value_grid(n_bev, n_sun, settings.test)[a, c])
+        n_exposed = int(rng.integers(lo_split, hi_split + 1))
+        n_reference = settings.total - n_exposed
+        a = int(rng.binomial(n_exposed, 1 / (1 + math.exp(-(alpha + beta)))))
+        c = int(rng.binomial(n_reference, 1 / (1 + math.exp(-alpha))))
+        p = float(p_value_grid(n_exposed, n_reference, settings.test)[a, c])
         scale = 10**settings.decimals
         rounded = math.floor(p * scale + 0.5) / scale  # half-open rounding, as in the reports
         out.append(
             {
                 "baseline_log_odds": alpha,
                 "log_odds_ratio": beta,
-                "n_bev": n_bev,
-                "n_sun": n_sun,
-                "bev_events": a,
-                "sun_events": c,
+                "n_exposed": n_exposed,
+                "n_reference": n_reference,
+                "exposed_events": a,
+                "reference_events": c,
                 "p_value": p,
                 "reported_p": rounded,
-                "sign": int(np.sign(a * n_sun - c * n_bev)),
+                "sign": int(np.sign(a * n_reference - c * n_exposed)),
             }
         )
     return out
@@ -113,12 +113,12 @@ def _report_cells(sim: dict[str, Any], settings: SbcSettings):
         splits,
         test=settings.test,
     )
-    truth = (sim["n_bev"], sim["bev_events"], sim["sun_events"])
+    truth = (sim["n_exposed"], sim["exposed_events"], sim["reference_events"])
     cells = set(
         zip(
-            report.n_bev.tolist(),
-            report.bev_events.tolist(),
-            report.sun_events.tolist(),
+            report.n_exposed.tolist(),
+            report.exposed_events.tolist(),
+            report.reference_events.tolist(),
             strict=True,
         )
     )
@@ -160,7 +160,7 @@ def _names(batch: int) -> list[str]:
 def _compiled_for(batch: int, prior: str) -> CompiledModel:
     """One compiled SBC model per (worker) process; every batch swaps its cells in."""
     placeholder = coarsened_report(0.0, 0.5, 1, [(10, 10)])
-    model = build_adverse_events_model(
+    model = build_comparison_model(
         [placeholder] * batch, prior=AE_PRIORS[prior], names=_names(batch)
     )
     return CompiledModel(model, name="adverse_events_sbc")

@@ -16,13 +16,15 @@ from scipy import integrate, optimize, stats
 from scipy.special import expit
 
 from trial_reanalysis.analysis.endpoints.comparison import (
-    analyse_adverse_events,
-    evidence_sentence,
-    plot_evidence,
+    analyse_comparisons,
+    event_report,
+    grouping_scenarios,
     sbb_calibration,
 )
 from trial_reanalysis.analysis.errors import InputError
 from trial_reanalysis.analysis.inference.fitting import SamplerSettings
+from trial_reanalysis.analysis.paths import DATA_DIR
+from trial_reanalysis.analysis.report.comparison import evidence_sentence, plot_evidence, present
 from trial_reanalysis.analysis.trials.load import load_trial
 from trial_reanalysis.models.comparison import (
     AE_PRIORS,
@@ -33,7 +35,9 @@ from trial_reanalysis.models.comparison import (
 )
 
 PRIOR = AE_PRIORS["weakly_informative"].parameters
-A11 = "/work/shared/cases/trials/A11_sorafenib_hfsr_by_bevacizumab_2009.toml"
+CASES = Path("/work/shared/cases/trials")
+A11 = CASES / "A11_sorafenib_hfsr_by_bevacizumab_2009.toml"
+AZAD = DATA_DIR / "trials" / "azad_hfsr_pooled_2009.toml"
 # Issue 13 / DESIGN.md 4.3 values for the seed (Fisher, split uniform 12-36, N(0, 1) prior).
 SEED = {  # key: (P, sign, BF primary, BF max)
     "ppe": (0.03, 1, 3.97, 17.3),
@@ -153,11 +157,11 @@ def test_reported_side_depends_on_the_sign():
 
 def test_restrict_to_counts_keeps_only_those_tables():
     report = report_from_published(0.03, 1, [(n, 48 - n) for n in range(12, 37)])
-    a = int(report.bev_events[0])
-    kept = restrict_to_counts(report, bev_events=a)
+    a = int(report.exposed_events[0])
+    kept = restrict_to_counts(report, exposed_events=a)
     assert 0 < kept.n_cells < report.n_cells
-    assert np.all(kept.bev_events == a)
-    assert kept.n_cells == int(np.sum(report.bev_events == a))
+    assert np.all(kept.exposed_events == a)
+    assert kept.n_cells == int(np.sum(report.exposed_events == a))
     assert restrict_to_counts(report).n_cells == report.n_cells
 
 
@@ -177,22 +181,37 @@ def test_counts_are_a_single_binomial_table():
         report_from_counts(10, 10, 11, 0)
 
 
-@pytest.fixture(scope="module")
-def a11():
+#: The two files with published counts: the handed case A11 (v1, migrated on load) and the
+#: corpus file of the same study (v2), with their grouping key and comparison key.
+COUNTED = {
+    "A11": (A11, "prior_therapy", "hfsr23", "bevacizumab plus sorafenib", "sorafenib alone"),
+    "azad": (AZAD, "regimen", "hfsr_grade23", "bevacizumab/sorafenib", "sorafenib"),
+}
+
+
+@pytest.fixture(scope="module", params=list(COUNTED))
+def counted(request):
+    path, grouping, key, exposed, reference = COUNTED[request.param]
+    loaded = load_trial(path)
     settings = SamplerSettings(draws=1000, tune=500)
-    return analyse_adverse_events(load_trial(A11), seed=5, settings=settings)
+    result = analyse_comparisons(loaded, grouping, seed=5, settings=settings)
+    present(result, loaded)
+    return result, key, exposed, reference
 
 
-def test_published_counts_are_the_data(a11):
-    """The handed case A11 (Azad et al. 2009): 24/42 vs 16/54, P = .012. The counts are the data:
-    one table, posterior against a 2-D grid of the two-binomial posterior, frequentist numbers
-    against their defining equations."""
-    r = a11.results["hfsr23"]
+def test_published_counts_are_the_data(counted):
+    """Azad et al. 2009 (handed case A11 and the corpus file): 24/42 vs 16/54, P = .012. The
+    counts are the data: one table, posterior against a 2-D grid of the two-binomial posterior,
+    frequentist numbers against their defining equations, the file's group names in the words."""
+    result, key, exposed, reference = counted
+    r = result.results["events"][key]
     assert r["data"] == "published counts"
     assert [
-        (t["bev_events"], t["n_bev"], t["sun_events"], t["n_sun"]) for t in r["compatible_tables"]
+        (t["exposed_events"], t["n_exposed"], t["reference_events"], t["n_reference"])
+        for t in r["compatible_tables"]
     ] == [(24, 42, 16, 54)]
-    assert a11.results["assumptions"]["scenarios"] == ["fisher, fixed 42/54 (published)"]
+    assert result.results["assumptions"]["scenarios"] == ["fisher, fixed 42/54 (published)"]
+    assert result.results["grouping"]["exposed"]["name"] == exposed
     # posterior median and P(OR > 1) against a grid of the plain two-binomial posterior
     alpha = np.linspace(-7, 5, 601)[:, None]
     beta = np.linspace(-4, 6, 1001)[None, :]
@@ -211,13 +230,15 @@ def test_published_counts_are_the_data(a11):
     assert got["p_or_above_1"] == pytest.approx(p_above, abs=0.004)
     # frequentist: conditional MLE solves E_psi[A] = a, the exact limits solve the tail equations
     f = r["frequentist"]
-    assert f["sample_odds_ratio"] == pytest.approx(24 * 38 / (18 * 16))
+    assert f["sample_odds_ratio"] == pytest.approx(24 * 38 / (18 * 16))  # about 3.2
+    assert f["sample_odds_ratio"] == pytest.approx(3.166667, abs=1e-6)  # corpus expectation
     law = stats.nchypergeom_fisher
     assert law.mean(96, 42, 40, f["conditional_mle_odds_ratio"]) == pytest.approx(24, abs=1e-6)
     lo, hi = f["ci95_exact"]
     assert law.sf(23, 96, 42, 40, lo) == pytest.approx(0.025, abs=1e-6)
     assert law.cdf(24, 96, 42, 40, hi) == pytest.approx(0.025, abs=1e-6)
     assert f["p_value_fisher"] == pytest.approx(stats.fisher_exact([[24, 18], [16, 38]])[1])
+    assert f["p_value_fisher"] == pytest.approx(0.011815, abs=1e-6)  # corpus expectation
     chi2 = stats.chi2_contingency([[24, 18], [16, 38]], correction=False)[1]
     assert f["p_value_chi2"] == pytest.approx(chi2)
     assert f["reproduces_reported_p"] == {"fisher": True, "chi2": False}
@@ -225,22 +246,134 @@ def test_published_counts_are_the_data(a11):
     assert r["bayes_factor_primary_vs_null"] == pytest.approx(
         ref["bayes_factor_prior_vs_null"], rel=1e-4
     )
-    assert any("P = 0.012 matches Fisher's exact test." in s for s in a11.sentences)
+    text = " ".join(result.sentences)
+    assert "the printed P = 0.012 matches Fisher's exact test." in text
+    assert f"(more frequent in {exposed})" in text and f"(more frequent in {reference})" in text
+    for word in ("sunitinib", "prior therapy"):
+        if word not in exposed + reference + result.results["grouping"]["label"]:
+            assert word not in text + " ".join(result.assumptions)
+    assert set(result.figures) == {f"{result.name}_forest", f"{result.name}_evidence"}
 
 
 def test_counts_against_the_reported_direction_are_refused(tmp_path):
-    text = (
-        Path(A11)
-        .read_text()
-        .replace(
-            'more_frequent_after = { value = "bevacizumab plus sorafenib"',
-            'more_frequent_after = { value = "sorafenib alone"',
+    """Counts that point against the reported direction are refused at load (the field named)."""
+    text = AZAD.read_text().replace(
+        'more_frequent_in = { value = "bevacizumab/sorafenib"',
+        'more_frequent_in = { value = "sorafenib"',
+    )
+    path = tmp_path / "azad_wrong_direction.toml"
+    path.write_text(text)
+    with pytest.raises(InputError, match="contradict the reported direction") as info:
+        load_trial(path)
+    assert info.value.field == "comparisons.hfsr_grade23.more_frequent_in"
+
+
+def _seed_variant(tmp_path: Path, old: str, new: str, name: str) -> Path:
+    seed = (DATA_DIR / "trials" / "sorafenib_mrcc_2010.toml").read_text()
+    assert old in seed
+    path = tmp_path / name
+    path.write_text(seed.replace(old, new))
+    return path
+
+
+def _cells(report) -> set[tuple[int, int, int, int]]:
+    return set(
+        zip(
+            report.n_exposed.tolist(),
+            report.n_reference.tolist(),
+            report.exposed_events.tolist(),
+            report.reference_events.tolist(),
+            strict=True,
         )
     )
-    path = tmp_path / "a11_wrong_direction.toml"
-    path.write_text(text)
-    with pytest.raises(InputError, match="do not point the reported way"):
-        analyse_adverse_events(load_trial(path), seed=1, settings=SamplerSettings(50, 50))
+
+
+def _brute_interval_cells(lo, hi, sign, splits) -> set[tuple[int, int, int, int]]:
+    """Every (n1, n2, a, c) whose Fisher P (scipy hypergeometric, in loops) lies in [lo, hi)
+    and whose direction is ``sign`` (None: any)."""
+    out = set()
+    for n1, n2 in splits:
+        for (a, c), p in _fisher_two_sided(n1, n2).items():
+            if lo <= p < hi and (sign is None or np.sign(a / n1 - c / n2) == sign):
+                out.add((n1, n2, a, c))
+    return out
+
+
+@pytest.mark.parametrize(
+    ("case", "lo", "hi"),
+    [("A16_pvalue_001.toml", 0.0, 0.001), ("A16_pvalue_NS.toml", 0.05, 2.0)],
+)
+def test_handed_cases_a16_keep_the_tables_of_their_printed_form(case, lo, hi):
+    """The handed cases A16 (v1, migrated): PPE printed "< .001" and "NS" (more frequent after
+    bevacizumab) keep, over the uniform 12-36 split, exactly the tables with P < .001 and with
+    P >= .05 in that direction (independent enumeration)."""
+    loaded = load_trial(CASES / case)
+    first, _ = grouping_scenarios(loaded, "prior_therapy")
+    assert first.label == "fisher, uniform 12-36"
+    report, origin = event_report(loaded, "ppe", first)
+    assert origin == "reported P value"
+    splits = [(n, 48 - n) for n in range(12, 37)]
+    assert _cells(report) == _brute_interval_cells(lo, hi, 1, splits)
+    evidence = report_evidence(report, AE_PRIORS["weakly_informative"], 1)
+    if lo == 0:  # "< .001" is strong evidence; "NS" in the reported direction is not
+        assert evidence["bayes_factor_prior_vs_null"] > 10
+    else:
+        assert evidence["bayes_factor_prior_vs_null"] < 1
+
+
+def test_one_group_size_fixes_the_split_and_one_count_restricts_the_tables(tmp_path):
+    """One published group size: the other group holds the rest (primary) and, as sensitivity,
+    80-100 % of the rest; one published count keeps only the tables holding it."""
+    path = _seed_variant(
+        tmp_path,
+        'exposed = { name = "bevacizumab", n = "unknown" }',
+        'exposed = { name = "bevacizumab", n = { value = 20, source = "test" } }',
+        "one_size.toml",
+    )
+    path.write_text(
+        path.read_text().replace(
+            'more_frequent_in = { value = "bevacizumab", source = "abstract" }\n'
+            'events_exposed = "unknown"',
+            'more_frequent_in = { value = "bevacizumab", source = "abstract" }\n'
+            'events_exposed = { value = 8, source = "test" }',
+            1,
+        )
+    )
+    loaded = load_trial(path)
+    first, scenarios = grouping_scenarios(loaded, "prior_therapy")
+    assert first.splits == ((20, 28),)
+    other = [s for s in scenarios if s.test == first.test and s != first]
+    assert [s.splits for s in other] == [tuple((20, m) for m in range(23, 29))]
+    report, origin = event_report(loaded, "ppe", first)
+    assert origin == "reported P value and published counts"
+    brute = {c for c in _brute_interval_cells(0.025, 0.035, 1, [(20, 28)]) if c[2] == 8}
+    assert _cells(report) == brute and brute
+
+
+def test_not_significant_without_a_direction_ignores_it(tmp_path):
+    """Counts of both groups without group sizes, "NS" and no direction: over the splits, the
+    tables with those counts and P >= .05 whichever way they point; no reported side."""
+    block = (
+        'p_value = { value = "= .03", source = "abstract" }\n'
+        'more_frequent_in = { value = "bevacizumab", source = "abstract" }\n'
+        'events_exposed = "unknown"\nevents_reference = "unknown"'
+    )
+    new = (
+        'p_value = { value = "NS", source = "test" }\nmore_frequent_in = "unknown"\n'
+        'events_exposed = { value = 6, source = "test" }\n'
+        'events_reference = { value = 8, source = "test" }'
+    )
+    loaded = load_trial(_seed_variant(tmp_path, block, new, "ns.toml"))
+    first, _ = grouping_scenarios(loaded, "prior_therapy")
+    report, origin = event_report(loaded, "ppe", first)
+    assert origin == "reported P value and published counts"
+    splits = [(n, 48 - n) for n in range(12, 37)]
+    brute = {c for c in _brute_interval_cells(0.05, 2.0, None, splits) if c[2:] == (6, 8)}
+    assert _cells(report) == brute
+    signs = {np.sign(a / n1 - c / n2) for n1, n2, a, c in brute}
+    assert signs == {-1.0, 1.0}  # both directions kept (a directional mutant drops one)
+    evidence = report_evidence(report, AE_PRIORS["weakly_informative"], None)
+    assert evidence["bayes_factor_reported_side_vs_null"] is None
 
 
 @pytest.mark.parametrize(
@@ -261,7 +394,8 @@ def test_counts_against_the_reported_direction_are_refused(tmp_path):
 )
 def test_evidence_sentence_is_worded_from_its_values(bf, bf_max, words, max_words, relations):
     sbb = 3.0
-    text = evidence_sentence(0.03, -1, "N(0, 1)", bf, 2 * bf, bf_max, 0.2, sbb)
+    reported = {"p_value": "= .03", "relation": "=", "p_value_number": 0.03}
+    text = evidence_sentence(reported, "OR < 1", "N(0, 1)", bf, 2 * bf, bf_max, 0.2, sbb)
     assert words in text.split("no prior could")[0]
     assert max_words in text.split("no prior could")[1].split("Sellke")[0]
     assert f"a Bayes factor of {bf:.3g} for an effect" in text
@@ -269,26 +403,35 @@ def test_evidence_sentence_is_worded_from_its_values(bf, bf_max, words, max_word
     assert "restricted to OR < 1" in text
     assert f"primary Bayes factor is {relations[0]} it and its maximum {relations[1]} it" in text
     assert "not a bound" in text and "upper" not in text and "at most 3" not in text
+    below = {"p_value": "< .001", "relation": "<", "p_value_number": 0.001}
+    text = evidence_sentence(below, None, "N(0, 1)", bf, None, bf_max, None, sbb)
+    assert "P = 0.001 (the limit of the printed P < .001)" in text
+    assert "restricted" not in text and "as the OR grows" in text
 
 
-def test_evidence_figure_shows_the_three_bayes_factors(a11):
+def test_evidence_figure_shows_the_three_bayes_factors(counted):
+    def event(label, p, bf, bf_max, sbb):
+        return {
+            "label": label,
+            "primary_prior": "weakly_informative",
+            "reported": {"p_value": p, "relation": "=", "p_value_number": p},
+            "bayes_factor_primary_vs_null": bf,
+            "bayes_factor_max": bf_max,
+            "sbb_calibration": sbb,
+        }
+
     results = {
-        "ppe": {
-            "primary_prior": "weakly_informative",
-            "reported": {"p_value": 0.03},
-            "bayes_factor_primary_vs_null": 3.97,
-            "bayes_factor_max": 17.3,
-            "sbb_calibration": 3.50,
+        "grouping": {
+            "label": "dose",
+            "exposed": {"name": "high dose"},
+            "reference": {"name": "low dose"},
         },
-        "rash": {
-            "primary_prior": "weakly_informative",
-            "reported": {"p_value": 0.06},
-            "bayes_factor_primary_vs_null": 2.23,
-            "bayes_factor_max": 7.4,
-            "sbb_calibration": 2.18,
+        "events": {
+            "ppe": event("PPE", 0.03, 3.97, 17.3, 3.50),
+            "rash": event("rash", 0.06, 2.23, 7.4, 2.18),
         },
     }
-    fig = plot_evidence(results, ["ppe", "rash"])
+    fig = plot_evidence(results)
     ax = fig.axes[0]
     heights = [round(p.get_height(), 2) for p in ax.patches]
     assert heights == [3.97, 2.23, 17.3, 7.4, 3.5, 2.18]
@@ -300,4 +443,6 @@ def test_evidence_figure_shows_the_three_bayes_factors(a11):
         "Kass-Raftery thresholds 3.2, 10, 100",
     }
     assert ax.get_yscale() == "log"
-    assert set(a11.figures) == {"adverse_events_forest", "adverse_events_evidence"}
+    assert "high dose vs low dose" in ax.get_title()
+    result = counted[0]
+    assert set(result.figures) == {f"{result.name}_forest", f"{result.name}_evidence"}

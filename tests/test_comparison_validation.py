@@ -1,4 +1,4 @@
-"""The stored long SBC of the adverse-event model (python -m
+"""The stored long SBC of the comparison model (python -m
 trial_reanalysis.analysis.studies.ae_validation)."""
 
 import json

@@ -1,4 +1,4 @@
-"""Adverse-event model and analysis: quadrature reference, seed-trial analysis, short SBC."""
+"""Comparison model and analysis: quadrature reference, seed-trial analysis, short SBC."""
 
 import math
 import re
@@ -10,33 +10,46 @@ from scipy import stats
 
 from trial_reanalysis.analysis.endpoints.base import COMPARISON_COLUMNS, SENSITIVITY_COLUMNS
 from trial_reanalysis.analysis.endpoints.comparison import (
-    analyse_adverse_events,
+    analyse_comparisons,
     compiled_model,
     sbb_calibration,
 )
 from trial_reanalysis.analysis.inference.fitting import SamplerSettings
 from trial_reanalysis.analysis.reconstruction.tables import compatible_tables
+from trial_reanalysis.analysis.report.comparison import present
 from trial_reanalysis.analysis.studies.ae_validation import SbcSettings, run_sbc
 from trial_reanalysis.analysis.trials.load import load_trial
 from trial_reanalysis.models.comparison import (
     AE_PRIORS,
     LOG_OR_GRID,
-    build_adverse_events_model,
+    CoarsenedReport,
+    build_comparison_model,
     model_data,
+    pooled_event_rate,
     report_from_published,
     report_log_likelihood,
 )
 
+GROUPING = "prior_therapy"
+SEED_SIGNS = {"ppe": 1, "mucositis": 1, "rash": -1}
+
 
 @pytest.fixture(scope="session")
 def compiled():
-    return compiled_model(3)
+    return compiled_model()
 
 
 @pytest.fixture(scope="session")
 def seed_result(compiled):
     settings = SamplerSettings(draws=500, tune=500)
-    return analyse_adverse_events(load_trial(), seed=7, settings=settings)
+    loaded = load_trial()
+    result = analyse_comparisons(loaded, GROUPING, seed=7, settings=settings)
+    present(result, loaded)
+    return result
+
+
+def _seed_comparison(key: str):
+    return load_trial().trial.comparisons[key]
 
 
 def test_model_variables(compiled):
@@ -52,8 +65,8 @@ def test_baseline_quadrature_matches_adaptive_integration(key):
 
     from trial_reanalysis.models.comparison import marginal_cell_log_likelihood
 
-    event = load_trial().trial.adverse_events.by_prior_therapy[key]
-    sign = 1 if event.more_frequent_after.value == "bevacizumab" else -1
+    event = _seed_comparison(key)
+    sign = SEED_SIGNS[key]
     report = report_from_published(event.p_value.value, sign, [(n, 48 - n) for n in range(12, 37)])
     one = report.cells()
     prior = AE_PRIORS["weakly_informative"].parameters
@@ -63,8 +76,8 @@ def test_baseline_quadrature_matches_adaptive_integration(key):
     rng = np.random.default_rng(0)
     for j in rng.choice(report.n_cells, size=6, replace=False):
         for i, b in enumerate(log_or):
-            a, n1 = one["bev_events"][j], one["n_bev"][j]
-            c, n2 = one["sun_events"][j], one["n_sun"][j]
+            a, n1 = one["exposed_events"][j], one["n_exposed"][j]
+            c, n2 = one["reference_events"][j], one["n_reference"][j]
 
             def integrand(alpha, b=b, a=a, n1=n1, c=c, n2=n2):
                 return stats.norm.pdf(alpha, mu, sigma) * np.exp(
@@ -80,13 +93,11 @@ def test_baseline_quadrature_matches_adaptive_integration(key):
 
 
 def _seed_reports() -> list:
-    trial = load_trial().trial
-    out = []
-    for event in trial.adverse_events.by_prior_therapy.values():
-        sign = 1 if event.more_frequent_after.value == "bevacizumab" else -1
-        splits = [(n, 48 - n) for n in range(12, 37)]
-        out.append(report_from_published(event.p_value.value, sign, splits))
-    return out
+    splits = [(n, 48 - n) for n in range(12, 37)]
+    return [
+        report_from_published(_seed_comparison(k).p_value.value, sign, splits)
+        for k, sign in SEED_SIGNS.items()
+    ]
 
 
 def test_tabulated_slope_is_the_derivative_of_the_value():
@@ -108,7 +119,7 @@ def test_model_log_density_matches_direct_evaluation():
     reports = _seed_reports()
     prior = AE_PRIORS["weakly_informative"]
     p = prior.parameters
-    model = build_adverse_events_model(reports, prior=prior)
+    model = build_comparison_model(reports, prior=prior)
     logp = model.compile_logp(jacobian=False)
     rng = np.random.default_rng(5)
     for beta in [*rng.uniform(-11.9, 11.9, size=(40, 3)), np.array([-13.0, 12.5, 15.0])]:
@@ -128,7 +139,7 @@ def test_model_gradient_matches_direct_derivative():
     reports = _seed_reports()
     prior = AE_PRIORS["weakly_informative"]
     p = prior.parameters
-    dlogp = build_adverse_events_model(reports, prior=prior).compile_dlogp(jacobian=False)
+    dlogp = build_comparison_model(reports, prior=prior).compile_dlogp(jacobian=False)
     knots = LOG_OR_GRID[[0, 1, 240, 241, 479, 480]]
     rng = np.random.default_rng(9)
     points = [*np.column_stack([knots, knots[::-1], knots]), *rng.uniform(-11.9, 11.9, (20, 3))]
@@ -147,7 +158,7 @@ def _single_table_report():
     """A report (P to 3 decimals, fixed split) that exactly one table reproduces."""
     for n in range(6, 12):
         for p in np.arange(0.001, 0.05, 0.001):
-            tables = compatible_tables(round(p, 3), n, n + 2, "bevacizumab", decimals=3)
+            tables = compatible_tables(round(p, 3), n, n + 2, "exposed", decimals=3)
             if len(tables) == 1:
                 return round(p, 3), n, n + 2, tables[0]
     raise AssertionError("no single-table report found")
@@ -158,7 +169,7 @@ def test_single_table_posterior_matches_quadrature(compiled):
     report = report_from_published(p, 1, [(n1, n2)], decimals=3)
     assert report.n_cells == 1
     prior = AE_PRIORS["weakly_informative"].parameters
-    data = model_data([report] * 3, AE_PRIORS["weakly_informative"])
+    data = model_data([report], AE_PRIORS["weakly_informative"])
     idata = compiled.fit(data, seed=11)
     # Reference: the ordinary two-binomial posterior of that table on a fine 2-D grid.
     alpha = np.linspace(-9, 7, 801)[:, None]
@@ -166,8 +177,8 @@ def test_single_table_posterior_matches_quadrature(compiled):
     log_post = (
         stats.norm.logpdf(alpha, prior["baseline_mu"], prior["baseline_sigma"])
         + stats.norm.logpdf(beta, prior["log_or_mu"], prior["log_or_sigma"])
-        + stats.binom.logpmf(table["bev_events"], n1, 1 / (1 + np.exp(-(alpha + beta))))
-        + stats.binom.logpmf(table["sun_events"], n2, 1 / (1 + np.exp(-alpha)))
+        + stats.binom.logpmf(table["exposed_events"], n1, 1 / (1 + np.exp(-(alpha + beta))))
+        + stats.binom.logpmf(table["reference_events"], n2, 1 / (1 + np.exp(-alpha)))
     )
     marginal = np.exp(log_post - log_post.max()).sum(axis=0)
     marginal /= marginal.sum()
@@ -178,7 +189,7 @@ def test_single_table_posterior_matches_quadrature(compiled):
         0.025: float(np.interp(0.025, cdf, grid)),
         0.975: float(np.interp(0.975, cdf, grid)),
     }
-    for j in range(3):
+    for j in range(1):
         one = idata.posterior[["log_odds_ratio"]].isel(ae=j)
         draws = one["log_odds_ratio"]
         mc = az.mcse(one, method="mean")["log_odds_ratio"].item()
@@ -199,9 +210,16 @@ def test_sbb_calibration_published_values():
 
 def test_seed_trial_results(seed_result):
     r = seed_result.results
-    for key, sign in (("ppe", 1), ("mucositis", 1), ("rash", -1)):
-        ae = r[key]
+    assert seed_result.name == GROUPING
+    assert r["grouping"]["label"] == "prior therapy"
+    assert (r["grouping"]["exposed"]["name"], r["grouping"]["reference"]["name"]) == (
+        "bevacizumab",
+        "sunitinib",
+    )
+    for key, sign in SEED_SIGNS.items():
+        ae = r["events"][key]
         assert set(ae) >= {
+            "label",
             "reported",
             "primary_prior",
             "posterior",
@@ -214,13 +232,17 @@ def test_seed_trial_results(seed_result):
             "compatible_tables",
         }
         assert ae["data"] == "reported P value"
-        p = ae["reported"]["p_value"]
+        assert ae["reported"]["relation"] == "="
+        assert ae["reported"]["more_frequent_in"] == ("bevacizumab" if sign > 0 else "sunitinib")
+        p = ae["reported"]["p_value_number"]
+        assert ae["reported"]["interval"] == pytest.approx([p - 0.005, p + 0.005])
         assert ae["sbb_calibration"] == pytest.approx(1 / (-math.e * p * math.log(p)))
         assert ae["bayes_factor_bound"] == ae["sbb_calibration"]  # DESIGN.md section 7 name
         lo, hi = ae["sbb_calibration_range"]  # over [p - .005, p + .005)
         assert lo < ae["sbb_calibration"] < hi
         assert 1 / (-math.e * (p + 0.005) * math.log(p + 0.005)) == pytest.approx(lo)
-        # the evidence numbers (checked by brute force in test_adverse_events_evidence.py)
+        assert 1 / (-math.e * (p - 0.005) * math.log(p - 0.005)) == pytest.approx(hi)
+        # the evidence numbers (checked by brute force in test_comparison_evidence.py)
         assert ae["sbb_calibration"] < ae["bayes_factor_primary_vs_null"] < ae["bayes_factor_max"]
         for name, post in ae["posterior"].items():
             assert set(post["odds_ratio"]) == {"mean", "median", "ci95"}
@@ -232,18 +254,23 @@ def test_seed_trial_results(seed_result):
         assert sum(weights) == pytest.approx(1.0)
         for t in ae["compatible_tables"]:
             assert 0.025 <= t["p_value"] < 0.035 if key == "ppe" else 0.055 <= t["p_value"] < 0.065
-    skeptical = r["ppe"]["posterior"]["skeptical"]["odds_ratio"]["median"]
-    assert 1 < skeptical < r["ppe"]["posterior"]["weakly_informative"]["odds_ratio"]["median"]
+            diff = t["exposed_events"] / t["n_exposed"] - t["reference_events"] / t["n_reference"]
+            assert np.sign(diff) == sign
+    events = r["events"]
+    skeptical = events["ppe"]["posterior"]["skeptical"]["odds_ratio"]["median"]
+    assert 1 < skeptical < events["ppe"]["posterior"]["weakly_informative"]["odds_ratio"]["median"]
     assert list(seed_result.comparison.columns) == COMPARISON_COLUMNS
     assert list(seed_result.sensitivity.columns) == SENSITIVITY_COLUMNS
     assert seed_result.sensitivity["primary"].sum() == 3
-    assert set(seed_result.figures) == {"adverse_events_forest", "adverse_events_evidence"}
+    assert set(seed_result.figures) == {"prior_therapy_forest", "prior_therapy_evidence"}
+    assert set(seed_result.primary_draws) == set(SEED_SIGNS)
     text = " ".join(seed_result.sentences)
     assert "at most 3.5" not in text and "frequentist" not in text.lower()
     assert "a Bayes factor of 3.97 for an effect" in text
     assert "no prior could give more than 17.3" in text
     assert "P = 0.03, 3.5, is not a bound" in text
     assert "substantial evidence for an effect" in text  # 3.97 on the Kass-Raftery scale
+    assert "prior therapy" in text and "(bevacizumab vs sunitinib)" in text
     # no bound in the estimate column of an odds-ratio row; Bayes factors have their own rows
     cmp = seed_result.comparison
     or_rows = cmp[cmp["quantity"].str.startswith("odds ratio")]
@@ -252,14 +279,18 @@ def test_seed_trial_results(seed_result):
     bf_rows = cmp[cmp["quantity"] == "Bayes factor, effect vs OR = 1, ppe"]
     assert len(bf_rows) == 4
     sbb_row = bf_rows[bf_rows["method"].str.startswith("Sellke")]
-    assert sbb_row["estimate"].item() == pytest.approx(r["ppe"]["sbb_calibration"])
+    assert sbb_row["estimate"].item() == pytest.approx(events["ppe"]["sbb_calibration"])
     assert "not a bound" in sbb_row["method"].item()
+    # the forest plot's axis names the file's groups
+    ax = seed_result.figures["prior_therapy_forest"].axes[0]
+    assert "bevacizumab vs sunitinib" in ax.get_xlabel()
+    assert ax.get_title() == "Events by prior therapy"
 
 
 def test_short_sbc_smoke(compiled):
     """Smoke test of the SBC code path in CI (6 replicates cannot test calibration: the stored
-    long study does, see test_adverse_events_validation.py)."""
-    settings = SbcSettings(sims=6, batch=3, draws=400, tune=400)
+    long study does, see test_comparison_validation.py)."""
+    settings = SbcSettings(sims=6, batch=1, draws=400, tune=400)
     out = run_sbc(settings, seed=3, compiled=compiled)
     rows = out["replicates"]
     assert len(rows) == 6
@@ -272,17 +303,18 @@ def _grid_posterior(key: str) -> tuple[np.ndarray, np.ndarray]:
     (uniform 12..36) and every compatible table, baseline integrated on its own fine grid."""
     from scipy.special import expit
 
-    event = load_trial().trial.adverse_events.by_prior_therapy[key]
-    after = event.more_frequent_after.value
+    event = _seed_comparison(key)
+    groups = ("bevacizumab", "sunitinib")
+    after = event.more_frequent_in.value
     prior = AE_PRIORS["weakly_informative"].parameters
     alpha = np.linspace(-9.0, 7.0, 321)[:, None]
     beta = np.linspace(-5.0, 5.0, 501)[None, :]
     like = np.zeros((alpha.size, beta.size))
-    for n_bev in range(12, 37):
-        n_sun = 48 - n_bev
-        for t in compatible_tables(event.p_value.value, n_bev, n_sun, after):
-            like += stats.binom.pmf(t["bev_events"], n_bev, expit(alpha + beta)) * stats.binom.pmf(
-                t["sun_events"], n_sun, expit(alpha)
+    for n1 in range(12, 37):
+        n2 = 48 - n1
+        for t in compatible_tables(event.p_value.value, n1, n2, after, groups=groups):
+            like += stats.binom.pmf(t["exposed_events"], n1, expit(alpha + beta)) * stats.binom.pmf(
+                t["reference_events"], n2, expit(alpha)
             )
     post = (
         like
@@ -292,16 +324,16 @@ def _grid_posterior(key: str) -> tuple[np.ndarray, np.ndarray]:
     return beta[0], post / post.sum()
 
 
+def _primary_fit(seed_result, key: str):
+    stem = f"{GROUPING}_{key}_fisher_uniform_12-36_prior_weakly_informative"
+    return seed_result.posteriors[stem].posterior[["log_odds_ratio"]].sel(ae=key)
+
+
 @pytest.mark.parametrize("key", ["ppe", "mucositis", "rash"])
 def test_seed_posterior_matches_brute_force_grid(seed_result, key):
     grid, weights = _grid_posterior(key)
     cdf = np.cumsum(weights) - weights / 2
-    label = next(
-        k
-        for k in seed_result.posteriors
-        if "uniform_12-36" in k and "fisher" in k and "weakly_informative" in k
-    )
-    one = seed_result.posteriors[label].posterior[["log_odds_ratio"]].sel(ae=key)
+    one = _primary_fit(seed_result, key)
     draws = one["log_odds_ratio"].values.ravel()
     ess = float(az.ess(one)["log_odds_ratio"])
     p_grid = float(weights[grid > 0].sum())
@@ -313,6 +345,10 @@ def test_seed_posterior_matches_brute_force_grid(seed_result, key):
         abs(draws.mean() - float(np.sum(grid * weights)))
         < 3 * az.mcse(one)["log_odds_ratio"].item() + 0.005
     )
+    # the same draws are the follow-up priors' and the appendix's
+    np.testing.assert_array_equal(seed_result.primary_draws[key]["log_odds_ratio"], draws)
+    combined = seed_result.posteriors[seed_result.primary_posterior].posterior
+    np.testing.assert_array_equal(combined["log_odds_ratio"].sel(ae=key).values.ravel(), draws)
 
 
 def _printed_probability(sentence: str, which: str) -> float:
@@ -324,26 +360,21 @@ def _printed_probability(sentence: str, which: str) -> float:
 @pytest.mark.parametrize("key", ["ppe", "rash"])
 def test_printed_direction_of_every_probability(seed_result, key):
     """Issue 13 item 6: P(OR > 1) and P(OR < 1) printed for an event more frequent in either
-    group (PPE after bevacizumab, rash after sunitinib, the reference group) equal the brute-force
-    grid posterior's, in the sentence, the comparison row and results.json. A mutant that drops
-    the sign of the log OR (e.g. P(OR < 1) computed as P(OR > 1)) fails for rash."""
+    group (PPE in the exposed group, rash in the reference group) equal the brute-force grid
+    posterior's, in the sentence, the comparison row and results.json, each beside the group it
+    favours. A mutant that drops the sign of the log OR (e.g. P(OR < 1) computed as P(OR > 1))
+    fails for rash."""
     grid, weights = _grid_posterior(key)
     above, below = float(weights[grid > 0].sum()), float(weights[grid < 0].sum())
-    draws = (
-        next(
-            v
-            for k, v in seed_result.posteriors.items()
-            if "uniform_12-36" in k and "fisher" in k and "weakly_informative" in k
-        )
-        .posterior["log_odds_ratio"]
-        .sel(ae=key)
-    )
+    draws = _primary_fit(seed_result, key)["log_odds_ratio"]
     tol = 3 * math.sqrt(above * below / float(az.ess(draws.values))) + 6e-4  # MC + printing
-    name = seed_result.results[key]["name"]
+    name = seed_result.results["events"][key]["label"]
     sentence = next(s for s in seed_result.sentences if s.startswith(name))
     assert _printed_probability(sentence, ">") == pytest.approx(above, abs=tol)
     assert _printed_probability(sentence, "<") == pytest.approx(below, abs=tol)
-    post = seed_result.results[key]["posterior"]["weakly_informative"]
+    assert re.search(r"P\(OR > 1\) = [\d.]+ \(more frequent in bevacizumab\)", sentence)
+    assert re.search(r"P\(OR < 1\) = [\d.]+ \(more frequent in sunitinib\)", sentence)
+    post = seed_result.results["events"][key]["posterior"]["weakly_informative"]
     assert post["p_or_above_1"] == pytest.approx(above, abs=tol)
     assert post["p_or_below_1"] == pytest.approx(below, abs=tol)
     reported = above if key == "ppe" else below
@@ -356,3 +387,36 @@ def test_printed_direction_of_every_probability(seed_result, key):
     ]
     assert row["probability_label"].item() == ("P(OR > 1)" if key == "ppe" else "P(OR < 1)")
     assert row["probability"].item() == pytest.approx(reported, abs=tol)
+
+
+def test_pooled_event_rate_matches_adaptive_quadrature():
+    """The pooled event rate given the log OR (the follow-up priors' ``event_rate``) against
+    scipy.integrate.quad over the baseline log-odds, for a report of two (split, table) cells
+    of equal split weight."""
+    from scipy import integrate
+    from scipy.special import expit
+
+    prior = AE_PRIORS["weakly_informative"]
+    p = prior.parameters
+    mu, sigma = p["baseline_mu"], p["baseline_sigma"]
+    cells = [(10, 14, 6, 3), (12, 12, 7, 2)]
+    n1s, n2s, a_s, c_s = (np.array(v) for v in zip(*cells, strict=True))
+    report = CoarsenedReport(n1s, n2s, a_s, c_s, np.zeros(2), np.log([0.5, 0.5]))
+    for beta in (-1.0, 0.0, 1.5):
+        num = den = 0.0
+        for n1, n2, a, c in cells:
+
+            def like(alpha, n1=n1, n2=n2, a=a, c=c, beta=beta):
+                return (
+                    stats.norm.pdf(alpha, mu, sigma)
+                    * stats.binom.pmf(a, n1, expit(alpha + beta))
+                    * stats.binom.pmf(c, n2, expit(alpha))
+                )
+
+            def weighted(alpha, n1=n1, n2=n2, beta=beta, like=like):
+                return like(alpha) * (n1 * expit(alpha + beta) + n2 * expit(alpha)) / (n1 + n2)
+
+            den += integrate.quad(like, -np.inf, np.inf, epsabs=0, epsrel=1e-11)[0]
+            num += integrate.quad(weighted, -np.inf, np.inf, epsabs=0, epsrel=1e-11)[0]
+        got = pooled_event_rate(report, np.array([beta]), prior)[0]
+        assert got == pytest.approx(num / den, abs=2e-5), beta
