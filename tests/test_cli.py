@@ -80,6 +80,10 @@ TABLE_22_26 = [
     "22",
     "--n-sun",
     "26",
+    "--exposed",
+    "bevacizumab",
+    "--reference",
+    "sunitinib",
     "--more-frequent-after",
 ]
 
@@ -92,7 +96,7 @@ def test_reconstruct_table_json_lists_tables_that_reproduce_the_report() -> None
     rows = json.loads(result.output)
     assert rows, "the published report must be reproducible with 22/26"
     for r in rows:
-        a, c = r["bev_events"], r["sun_events"]
+        a, c = r["exposed_events"], r["reference_events"]
         p = fisher_exact([[a, 22 - a], [c, 26 - c]]).pvalue
         assert 0.025 <= p < 0.035 and a / 22 > c / 26 and abs(p - r["p_value"]) < 1e-9
 

@@ -583,7 +583,8 @@ def test_reconstruct_rate_caps_and_warns_about_fractions() -> None:
     ],
 )
 def test_reconstruct_table_rejects_bad_options(args, option) -> None:
-    base = ["reconstruct", "table", "--more-frequent-after", "bevacizumab"]
+    base = ["reconstruct", "table", "--exposed", "bevacizumab", "--reference", "sunitinib"]
+    base += ["--more-frequent-after", "bevacizumab"]
     if "--p-value" not in args:
         base += ["--p-value", "0.03"]
     result = CliRunner().invoke(app, [*base, *args])
