@@ -563,7 +563,7 @@ def _comparison_rows(
     return rows
 
 
-def _reported(rate: Rate, enrolled: int) -> dict[str, Any]:
+def _reported(rate: Rate, enrolled: int, report: RateReport) -> dict[str, Any]:
     def val(v: Any) -> Any:
         return None if isinstance(v, str) else v.value
 
@@ -580,6 +580,10 @@ def _reported(rate: Rate, enrolled: int) -> dict[str, Any]:
         "enrolled": enrolled,
         "ci_method": val(rate.ci_method),
         "rounding": rate.rounding,
+        "estimate_percent": None if est == "not reported" else est.value,
+        "ci_percent": None if ci == "not reported" else list(ci.value),
+        "decimals": report.estimate_printed[1],
+        "ci_decimals": report.ci_printed[0][1] if report.ci_printed else None,
     }
 
 
@@ -640,7 +644,7 @@ def analyse_rate(
         "label": rate.label,
         "definition": rate.definition,
         "primary_endpoint": rate.primary or trial.primary_rate == key,
-        "reported": _reported(rate, enrolled),
+        "reported": _reported(rate, enrolled, cands.report),
         "design": {
             "known": design is not None,
             "p0": design.p0 if design else None,
