@@ -84,6 +84,8 @@ PROBABILITY_TOP = 1.0 - 10.0**-PROBABILITY_DECIMALS
 #: Tolerance of "close to" for two rates, in fractions (2 percentage points): two intervals are
 #: close when both their limits differ by at most this much, two estimates when they do.
 RATE_CLOSENESS: float = 0.02
+#: Floating-point slack of the threshold comparisons (0.32 - 0.30 is 0.020000000000000018).
+_SLACK = 1e-12
 
 
 def format_probability(p: float) -> str:
@@ -116,7 +118,7 @@ def closeness_words(difference: float, tolerance: float = RATE_CLOSENESS) -> str
     """ "close to" when |difference| <= tolerance, else "different from" (a computed claim)."""
     if not math.isfinite(difference):
         raise ValueError(f"a difference must be finite, got {difference!r}")
-    return "close to" if abs(difference) <= tolerance else "different from"
+    return "close to" if abs(difference) <= tolerance + _SLACK else "different from"
 
 
 def agreement_words(values: list[float], tolerance: float = RATE_CLOSENESS) -> str:
@@ -124,7 +126,9 @@ def agreement_words(values: list[float], tolerance: float = RATE_CLOSENESS) -> s
     is at most it, else "differ by more than" it."""
     if not values:
         raise ValueError("no values to compare")
-    return "agree within" if max(values) - min(values) <= tolerance else "differ by more than"
+    return (
+        "agree within" if max(values) - min(values) <= tolerance + _SLACK else "differ by more than"
+    )
 
 
 def direction_words(bayes_factors: list[float | None]) -> str:
