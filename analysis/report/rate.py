@@ -32,7 +32,7 @@ from trial_reanalysis.analysis.report.wording import (
 )
 from trial_reanalysis.analysis.trials.load import LoadedTrial
 
-LEVEL = f"{INTERVAL_LEVEL:.0%}"
+LEVEL = f"{100 * INTERVAL_LEVEL:g} %"
 #: Counts named one by one in a sentence at most (the rest are in the candidates table).
 MAX_NAMED_COUNTS = 4
 #: Largest MCMC-exact |z| the check accepts (3 Monte Carlo standard errors).
