@@ -281,17 +281,20 @@ def sentences_of(r: Mapping[str, Any]) -> list[str]:
     primary = r["primary_prior"]
     p = post[primary]
     f = r["frequentist"]
-    out = [reconstruction_sentence(r), headline_sentence(r["label"], primary, p)]
+    # the first sentence is the report's key finding: the exact headline
+    out = [headline_sentence(r["label"], primary, p)]
     if r["design"]["known"]:
         p0, p1 = r["p0"], r["p1"]
-        out.append(tail_sentence(p0, p1, p, post))
         out.append(
             bayes_factor_sentence(
                 p0, p1, p["bf_h1_vs_h0"], [v["bf_h1_vs_h0"] for v in post.values()]
             )
         )
+        out.append(tail_sentence(p0, p1, p, post))
+        out.append(reconstruction_sentence(r))
         out.append(exact_test_sentence(f["candidate"], p0, f["p_value_vs_p0"], f["p_value_range"]))
     else:
+        out.append(reconstruction_sentence(r))
         out.append(no_design_sentence())
     out.append(closeness_sentence(primary, p["ci95"], f["candidate"], f["ci95"]))
     counts = counts_sentence(r["sensitivity"], r["p1"])
