@@ -75,6 +75,13 @@ def printed_ci(rep: Mapping[str, Any]) -> str:
     return f"{lo:.{d}f}-{hi:.{d}f} %"
 
 
+def _noun(label: str) -> str:
+    """A label inside a sentence: first letter lowered unless it starts an acronym ("ORR")."""
+    if len(label) > 1 and label[0].isupper() and label[1].islower():
+        return label[0].lower() + label[1:]
+    return label
+
+
 def _mixture(summary: Mapping[str, Any]) -> BetaMixtureDistribution:
     e = summary["exact"]
     return BetaMixtureDistribution.from_weights(e["weights"], e["alpha"], e["beta"])
@@ -135,7 +142,7 @@ def reconstruction_sentence(r: Mapping[str, Any]) -> str:
 def headline_sentence(label: str, prior: str, summary: Mapping[str, Any]) -> str:
     """The exact posterior under the primary prior."""
     return (
-        f"Under the primary '{prior}' prior, the exact posterior of the {label.lower()} has mean "
+        f"Under the primary '{prior}' prior, the exact posterior of the {_noun(label)} has mean "
         f"{_pct(summary['mean'])} ({LEVEL} equal-tailed credible interval "
         f"{_interval(summary['ci95'])}; {LEVEL} HDI {_interval(summary['hdi95'])})."
     )
@@ -385,7 +392,7 @@ def plot_rate_posterior(
             ax.axvline(value, color="grey", ls=style, lw=1.2, label=f"{text} = {value:g}")
     ax.set_xlim(0, min(1.0, max(0.3, freq_ci[1] + 0.2)))
     ax.set_ylim(2 * y, top * 1.1)
-    ax.set_xlabel(label.lower())
+    ax.set_xlabel(_noun(label))
     ax.set_ylabel("posterior density")
     ax.set_title(title, fontsize=10)
     ax.legend(frameon=False, fontsize=8)
@@ -420,7 +427,7 @@ def figures_of(result: EndpointResult) -> dict[str, Figure]:
             result.sensitivity,
             title=f"{r['label']}: by prior, single count, rounding rule and dropout allowance",
             reference_lines=tuple(v for v in (r["p0"], r["p1"]) if v is not None),
-            xlabel=r["label"].lower(),
+            xlabel=_noun(r["label"]),
         )
     return figures
 
