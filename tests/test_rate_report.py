@@ -622,3 +622,174 @@ def test_large_trial_without_ci() -> None:
     assert res.posterior.mean() == pytest.approx(integral(lambda t: t * f(t)) / z, abs=1e-9)
     lo, hi = res.posterior.hdi()
     assert integral(f, lo, hi) / z == pytest.approx(0.95, abs=1e-8)
+
+
+# ---------------------------------------------------------------------------------------------
+# Words of the rate section (analysis/report/rate.py, analysis/report/wording.py): values on both
+# sides of every threshold
+# ---------------------------------------------------------------------------------------------
+
+from trial_reanalysis.analysis.report import rate as words  # noqa: E402
+from trial_reanalysis.analysis.report.wording import (  # noqa: E402
+    agreement_words,
+    closeness_words,
+    direction_words,
+    format_bayes_factor,
+    format_probability,
+)
+
+
+@pytest.mark.parametrize(
+    ("p", "text"),
+    [
+        (1.0, "1"),
+        (0.99995, "> 0.9999"),
+        (0.99991, "> 0.9999"),
+        (0.9999, "0.9999"),
+        (0.99988, "0.9999"),  # issue 13: printed "1" before
+        (0.5, "0.5000"),
+        (0.0001, "0.0001"),
+        (0.00009, "< 0.0001"),
+        (0.0, "0"),
+    ],
+)
+def test_probability_format_both_sides_of_each_end(p, text) -> None:
+    assert format_probability(p) == text
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.1, float("nan")])
+def test_probability_format_rejects_non_probabilities(bad) -> None:
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        format_probability(bad)
+
+
+@pytest.mark.parametrize(
+    ("diff", "text"),
+    [
+        (0.0, "close to"),
+        (0.02, "close to"),
+        (-0.02, "close to"),
+        (0.0201, "different from"),
+        (-0.0201, "different from"),
+    ],
+)
+def test_closeness_both_sides_of_the_tolerance(diff, text) -> None:
+    assert closeness_words(diff) == text
+
+
+@pytest.mark.parametrize(
+    ("values", "text"),
+    [
+        ([0.30], "agree within"),
+        ([0.30, 0.32], "agree within"),
+        ([0.30, 0.3201], "differ by more than"),
+    ],
+)
+def test_agreement_both_sides_of_the_tolerance(values, text) -> None:
+    assert agreement_words(values) == text
+
+
+@pytest.mark.parametrize(
+    ("bfs", "text"),
+    [
+        ([2.0, 3e6], "every prior favours the alternative region"),
+        ([None, 1.0001], "every prior favours the alternative region"),
+        ([0.9999, 0.04], "every prior favours the null region"),
+        ([0.5, 2.0], "the direction depends on the prior"),
+        ([1.0, 2.0], "the direction depends on the prior"),
+    ],
+)
+def test_direction_of_several_bayes_factors(bfs, text) -> None:
+    assert direction_words(bfs) == text
+
+
+def test_bayes_factor_format() -> None:
+    assert format_bayes_factor(None) == "> 1e+300"
+    assert format_bayes_factor(float("inf")) == "> 1e+300"
+    assert format_bayes_factor(0.041817) == "0.0418"
+
+
+@pytest.mark.parametrize(
+    ("bf", "bfs", "phrases"),
+    [
+        (0.0418, [0.0418, 0.775], ["strong evidence for rate < 5 %", "favours the null region"]),
+        (0.5, [0.5, 2.0], ["evidence for rate < 5 % not worth", "depends on the prior"]),
+        (3.2, [3.2, 9.0], ["substantial evidence for rate > 20 %", "the alternative region"]),
+        (None, [None, 1e9], ["decisive evidence for rate > 20 %", "is > 1e+300"]),
+    ],
+)
+def test_bayes_factor_sentence_follows_the_number(bf, bfs, phrases) -> None:
+    text = words.bayes_factor_sentence(0.05, 0.20, bf, bfs)
+    for phrase in phrases:
+        assert phrase in text, text
+    assert "decisive" not in text or bf is None
+
+
+@pytest.mark.parametrize(
+    ("credible", "text"),
+    [([0.187, 0.444], "close to"), ([0.1530, 0.444], "different from")],
+)
+def test_closeness_sentence_is_computed(credible, text) -> None:
+    out = words.closeness_sentence("uniform", credible, "14/47", [0.1734, 0.4489])
+    assert f"is {text} the exact CI of 14/47" in out
+
+
+def _mcmc(z: float) -> dict:
+    return {"mcmc": {"z_mean": 0.1, "z_ci95": [z, -0.2]}}
+
+
+def test_mcmc_sentence_both_sides_of_3_mcse() -> None:
+    assert "agrees with the exact posterior" in words.mcmc_sentence({"u": _mcmc(2.99)})
+    out = words.mcmc_sentence({"u": _mcmc(2.99), "s": _mcmc(-3.01)})
+    assert "differs from the exact posterior" in out and "'s'" in out and "'u'" not in out
+
+
+def _result(basis: str, **rec) -> dict:
+    cand = {"responders": 5, "evaluable": 52, "ci_methods": [], "posterior_weight": 1.0}
+    return {
+        "reconstruction": {
+            "basis": basis,
+            "candidates": [cand],
+            "evaluable_range": [42, 52],
+            "counts_reproduce_estimate": None,
+            "counts_reproduce_ci": None,
+            **rec,
+        },
+        "reported": {
+            "estimate_percent": 9.6,
+            "ci_percent": [5, 17],
+            "decimals": 1,
+            "ci_decimals": 0,
+        },
+    }
+
+
+def test_reconstruction_sentence_says_the_fallback_plainly() -> None:
+    out = words.reconstruction_sentence(_result("estimate_fallback"))
+    assert "No interval method reproduces the printed CI 5-17 %" in out
+    assert "falls back" in out and "9.6 %" in out
+    out = words.reconstruction_sentence(_result("counts", counts_reproduce_ci=False))
+    assert "5/52" in out and "No interval method reproduces the printed CI 5-17 %" in out
+    assert "No interval" not in words.reconstruction_sentence(
+        _result("counts", counts_reproduce_ci=True)
+    )
+
+
+def test_design_sentence_counts_matching_sizes_and_decisions() -> None:
+    rows = [
+        {"found": True, "trial": {"n_matches_trial": False, "go_by_rate": True}},
+        {"found": True, "trial": {"n_matches_trial": True, "go_by_rate": False}},
+        {"found": False, "note": "none"},
+    ]
+    out = words.design_sentence(rows, "14/47", 47)
+    assert out.startswith("1 of the 2 Simon designs have the trial's total of 47")
+    assert "r/n under 1 of them" in out
+    out = words.design_sentence(rows[:1], "14/47", 47)
+    assert out.startswith("None of the 1 Simon designs") and "did not follow" in out
+
+
+def test_followup_ess_without_the_analysis_prior() -> None:
+    priors = [{"name": "beta", "ess": 49.0}, {"name": "robust", "ess": 31.0}, {"name": "x"}]
+    words.annotate_followup(priors, 2.0)
+    assert [p["ess_without_analysis_prior"] for p in priors] == [47.0, 29.0, None]
+    assert all(p["ess_analysis_prior"] == 2.0 for p in priors)

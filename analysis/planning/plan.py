@@ -644,6 +644,8 @@ def planning_overview(
                 {
                     "design prior": prior["name"],
                     "prior ESS": prior.get("ess"),
+                    # the data's share, without the analysis prior's a0 + b0 (when annotated)
+                    "ESS without analysis prior": prior.get("ess_without_analysis_prior"),
                     "n": n,
                     "success if responders >=": plan.critical_responders,
                     f"type I error at {p0:g}": plan.type1_error,

@@ -70,3 +70,74 @@ def bayes_factor_words(
     if words == KASS_RAFTERY_SCALE[0][1]:
         return f"evidence for {favoured} {words}"
     return f"{words} evidence for {favoured}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Probabilities, and comparative claims that are computed rather than asserted
+# ---------------------------------------------------------------------------------------------
+
+#: Probabilities are printed with this many decimals; beyond the ends they print as bounds.
+PROBABILITY_DECIMALS = 4
+#: Largest probability printed as a number; above it "> 0.9999" (and below 1 - it "< 0.0001").
+PROBABILITY_TOP = 1.0 - 10.0**-PROBABILITY_DECIMALS
+
+#: Tolerance of "close to" for two rates, in fractions (2 percentage points): two intervals are
+#: close when both their limits differ by at most this much, two estimates when they do.
+RATE_CLOSENESS: float = 0.02
+#: Floating-point slack of the threshold comparisons (0.32 - 0.30 is 0.020000000000000018).
+_SLACK = 1e-12
+
+
+def format_probability(p: float) -> str:
+    """A probability (or P value) printed one way: 4 decimals, "> 0.9999" and "< 0.0001" at the
+    ends (never a bare "1" or "0" for a value that is not exactly either; 1 and 0 print as such).
+
+    Raises:
+        ValueError: not a number in [0, 1].
+    """
+    if not (isinstance(p, int | float) and 0.0 <= p <= 1.0):
+        raise ValueError(f"a probability lies in [0, 1], got {p!r}")
+    if p == 1.0 or p == 0.0:
+        return f"{p:.0f}"
+    if p > PROBABILITY_TOP:
+        return f"> {PROBABILITY_TOP:.{PROBABILITY_DECIMALS}f}"
+    if p < 1.0 - PROBABILITY_TOP:
+        return f"< {1.0 - PROBABILITY_TOP:.{PROBABILITY_DECIMALS}f}"
+    return f"{p:.{PROBABILITY_DECIMALS}f}"
+
+
+def format_bayes_factor(bf: float | None) -> str:
+    """A Bayes factor with three significant digits; None or infinity (no posterior mass left on
+    one side in double precision) prints as "> 1e+300"."""
+    if bf is None or bf == math.inf:
+        return "> 1e+300"
+    return f"{bf:.3g}"
+
+
+def closeness_words(difference: float, tolerance: float = RATE_CLOSENESS) -> str:
+    """ "close to" when |difference| <= tolerance, else "different from" (a computed claim)."""
+    if not math.isfinite(difference):
+        raise ValueError(f"a difference must be finite, got {difference!r}")
+    return "close to" if abs(difference) <= tolerance + _SLACK else "different from"
+
+
+def agreement_words(values: list[float], tolerance: float = RATE_CLOSENESS) -> str:
+    """Whether several estimates agree: "agree within" the tolerance when their spread (max - min)
+    is at most it, else "differ by more than" it."""
+    if not values:
+        raise ValueError("no values to compare")
+    return (
+        "agree within" if max(values) - min(values) <= tolerance + _SLACK else "differ by more than"
+    )
+
+
+def direction_words(bayes_factors: list[float | None]) -> str:
+    """Whether Bayes factors of H1 against H0 point the same way: "every prior favours the
+    alternative region", "every prior favours the null region", or "the direction depends on the
+    prior" (None or infinity counts as favouring H1; exactly 1 as neither)."""
+    signs = {1 if (b is None or b > 1.0) else (-1 if b < 1.0 else 0) for b in bayes_factors}
+    if signs == {1}:
+        return "every prior favours the alternative region"
+    if signs == {-1}:
+        return "every prior favours the null region"
+    return "the direction depends on the prior"
