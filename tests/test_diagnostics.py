@@ -28,8 +28,8 @@ def test_bad_fit_is_retried_then_raises_naming_model_parameter_and_remedy() -> N
             compiled_model(), DATA, seed=3, label="14/47, prior uniform", settings=TOO_SHORT
         )
     message = str(info.value)
-    assert "burden_reduction" in message and "14/47, prior uniform" in message
-    assert "burden_reduction_rate" in message and "ESS" in message
+    assert "model 'rate'" in message and "14/47, prior uniform" in message
+    assert "rate_logodds: R-hat" in message and "ESS" in message
     assert "increase draws" in message and "--allow-failed-diagnostics" in message
 
 
@@ -63,5 +63,6 @@ def test_run_stops_on_failed_gates_and_flags_them_in_red_when_allowed(tmp_path, 
     )
     assert not output.diagnostics_passed
     html = (out / "report.html").read_text()
-    assert 'id="diagnostics-warning"' in html and html.count('class="failed"') == 8
+    # one fit per prior (uniform, Jeffreys, skeptical, enthusiastic), each marked
+    assert 'id="diagnostics-warning"' in html and html.count('class="failed"') == 4
     assert "WARNING" in (out / "report.md").read_text()
