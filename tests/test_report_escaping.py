@@ -22,8 +22,14 @@ HOSTILE_TEXT = HOSTILE.replace(r"\n", "\n")
 
 def _hostile_trial(tmp_path: Path) -> Path:
     text = DEFAULT_TRIAL.read_text()
-    for key in ("title", "journal", "doi", "treatment", "population", "design", "name", "source"):
-        text = re.sub(rf'({key} = )"[^"\n]*"', lambda m: f'{m.group(1)}"{HOSTILE}"', text)
+    count = iter(range(10_000))  # a number after each: the two group names must differ
+    # group names are referenced by more_frequent_in: replace them consistently everywhere
+    text = text.replace('"bevacizumab"', f'"{HOSTILE} A"').replace('"sunitinib"', f'"{HOSTILE} B"')
+    keys = ("title", "journal", "doi", "treatment", "population", "design", "label")
+    for key in (*keys, "source", "rationale", "definition"):
+        text = re.sub(
+            rf'(\b{key} = )"[^"\n]*"', lambda m: f'{m.group(1)}"{HOSTILE} {next(count)}"', text
+        )
     path = tmp_path / "hostile.toml"
     path.write_text(text)
     return path

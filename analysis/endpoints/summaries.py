@@ -31,12 +31,3 @@ def summarise_draws(draws: np.ndarray) -> dict[str, Any]:
         "median": float(np.median(flat)),
         "ci95": interval(flat),
     }
-
-
-def probability_text(p: float) -> str:
-    """A probability for prose: 0.956, or 1 - 6.9e-09 when it is within 1e-4 of 1."""
-    if 0.9999 < p < 1:
-        return f"1 - {1 - p:.1e}"
-    if 0 < p < 1e-4:
-        return f"{p:.1e}"
-    return f"{p:.3f}"

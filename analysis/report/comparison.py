@@ -18,8 +18,11 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from trial_reanalysis.analysis.constants import INTERVAL_LEVEL
-from trial_reanalysis.analysis.endpoints.summaries import probability_text
-from trial_reanalysis.analysis.report.wording import KASS_RAFTERY_SCALE, bayes_factor_words
+from trial_reanalysis.analysis.report.wording import (
+    KASS_RAFTERY_SCALE,
+    bayes_factor_words,
+    format_probability,
+)
 
 TEST_NAMES = {"fisher": "Fisher's exact test", "chi2": "the chi-square test"}
 
@@ -63,8 +66,8 @@ def posterior_sentence(
         f"{label} (reported {p_text(reported)}, {direction_text(reported)}; data: {data_text}): "
         f"under the '{prior}' prior the posterior median OR ({exposed} vs {reference}) is "
         f"{odds['median']:.2f} ({INTERVAL_LEVEL:.0%} credible interval {lo:.2f}-{hi:.2f}); "
-        f"P(OR > 1) = {probability_text(posterior['p_or_above_1'])} (more frequent in "
-        f"{exposed}) and P(OR < 1) = {probability_text(posterior['p_or_below_1'])} (more "
+        f"P(OR > 1) = {format_probability(posterior['p_or_above_1'])} (more frequent in "
+        f"{exposed}) and P(OR < 1) = {format_probability(posterior['p_or_below_1'])} (more "
         f"frequent in {reference})."
     )
 

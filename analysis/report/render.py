@@ -23,6 +23,7 @@ from matplotlib.figure import Figure
 from pydantic import BaseModel
 
 from trial_reanalysis.analysis.constants import INTERVAL_LEVEL
+from trial_reanalysis.analysis.report.wording import format_probability
 from trial_reanalysis.analysis.trials.load import LoadedTrial
 from trial_reanalysis.analysis.trials.v2 import Assumption, Reported
 
@@ -46,8 +47,8 @@ def fmt(value: Any) -> str:
     if isinstance(value, float):
         if math.isnan(value):
             return ""
-        if 0.9999 < value < 1:
-            return f"1 - {1 - value:.1e}"
+        if 0.9999 < value < 1:  # a probability near 1, printed as everywhere (wording.py)
+            return format_probability(value)
         if value != 0 and abs(value) < 1e-3:
             return f"{value:.2e}"
         if abs(value) >= 1e4:
