@@ -81,6 +81,7 @@ from trial_reanalysis.models.time_to_event import (
     landmark_data,
     patient_data,
     prior_data,
+    reference_time,
     summary_data,
     summary_loglik,
     summary_pattern,
@@ -519,7 +520,9 @@ def analyse_time_to_event(
                     followup=printed["followup"],
                 )
             )
-        data.update(landmark_data(landmarks_in, n))
+        lm = landmark_data(landmarks_in, n)
+        data.update(lm)
+        data["reference_time"] = np.array(reference_time(pattern, data, lm))
         return data
 
     def fit(prior_name: str, scen: tuple[str, int, tuple[float, float]]) -> az.InferenceData:
