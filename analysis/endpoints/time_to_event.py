@@ -204,10 +204,14 @@ def _printed_summary(tte: TimeToEvent, warnings: list[str]) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------
 
 
-@cache
 def compiled_summary_model(pattern: str = "L,M,U") -> CompiledModel:
     """The summary model of one pattern, compiled once per process (placeholder data: every fit
     swaps its own)."""
+    return _compiled_summary_model(pattern)
+
+
+@cache
+def _compiled_summary_model(pattern: str) -> CompiledModel:
     m, lo, hi = _PLACEHOLDER
     parts = pattern.split(",") if pattern else []
     data = summary_data(
@@ -546,8 +550,20 @@ def analyse_time_to_event(
     ml = None
     ppc = None
     skipped: list[str] = []
+    # Printed time points (L, M, U, landmarks): with fewer than two the shape is not identified
+    # by the summary, and a vague prior's posterior runs to shapes near 0 (medians of thousands
+    # of months), where the sampler diverges: that prior is not fitted, and the result says so.
+    n_points = sum(p in ("L", "M", "U") for p in pattern.split(",")) + len(landmarks_in)
+    priors_skipped: dict[str, str] = {}
     if summary_fitted:
         for name in priors:
+            if name == "vague" and n_points < 2 and name != primary_prior.name:
+                priors_skipped[name] = (
+                    f"not fitted: the printed numbers hold {n_points} time point(s), which do not "
+                    "identify the Weibull shape; under this prior the posterior runs to shapes "
+                    "near 0, where the sampler cannot be trusted"
+                )
+                continue
             idata = fit(name, prim)
             posterior[name] = posterior_summary(idata, times)
             diagnostics[name] = diags[-1].summary()
@@ -586,7 +602,6 @@ def analyse_time_to_event(
                 "diagnostics": diag,
             }
         primary_fit = fits[f"{key}|summary|{primary_prior.name}|{primary_label}"]
-        n_points = sum(p in ("L", "M", "U") for p in pattern.split(",")) + len(landmarks_in)
         if n_points >= 2:
             data = scenario_data(prim)
             start = printed["median"] or printed["lower"] or printed["followup"] or times[-1]
@@ -626,6 +641,7 @@ def analyse_time_to_event(
         "priors": _priors_entry(priors),
         "posterior": posterior,
         "diagnostics": diagnostics,
+        "priors_not_fitted": priors_skipped,
     }
     if summary_fitted:
         results["primary_assumptions"] = {

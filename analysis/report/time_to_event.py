@@ -173,6 +173,8 @@ def sentences_of(results: Mapping[str, Any]) -> list[str]:
             f"events) give a posterior median of {_num(pp['median']['median'])} {unit} "
             f"({_interval(pp['median']['ci95'])}) and a shape of {pp['shape']['median']:.2f}."
         )
+    for name, why in (results.get("priors_not_fitted") or {}).items():
+        out.append(f"Prior '{name}' {why}.")
     out += [f"Warning: {w}." for w in results["warnings"]]
     return out
 
