@@ -479,7 +479,8 @@ def reference_time(
     pattern: str, data: Mapping[str, Any], landmarks: Mapping[str, Any] | None = None
 ) -> float:
     """The printed time the summary model's median offset is measured from (see
-    :func:`_offset_priors`): M, else L, else F, else U, else the first landmark time, else 1."""
+    :func:`_offset_priors`): M, else L, else F, else U, else the geometric mean of the landmark
+    times, else 1."""
     parts = pattern.split(",") if pattern else []
     for part, name in (
         ("M", "reported_median"),
@@ -490,7 +491,10 @@ def reference_time(
         if part in parts:
             return float(data[name])
     if landmarks is not None and np.any(np.asarray(landmarks["landmark_weight"]) > 0):
-        return float(np.asarray(landmarks["landmark_time"])[0])
+        used = np.asarray(landmarks["landmark_weight"]) > 0
+        # the geometric mean: log t centred, so the offset and the shape part (the intercept and
+        # slope of the landmarks' cloglog line) are nearly uncorrelated
+        return float(np.exp(np.mean(np.log(np.asarray(landmarks["landmark_time"])[used]))))
     return 1.0
 
 

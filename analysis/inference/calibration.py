@@ -64,6 +64,10 @@ def _rate_table(shape: float) -> tuple[np.ndarray, np.ndarray]:
     # up to the largest censoring fraction a trial file may declare (0.9); the points 0..0.6
     # are those of the stored calibration
     fractions = np.linspace(0.0, 0.9, 91)
+    # a small shape puts much of the event mass near 0, where no censoring rate up to 100 per
+    # unit median reaches the heaviest fractions: the table stops at the last one reached
+    top = _censored_fraction(100.0, shape)
+    fractions = fractions[fractions < top]
     rates = [0.0]
     for c in fractions[1:]:
         rates.append(optimize.brentq(lambda r, c=c: _censored_fraction(r, shape) - c, 1e-8, 100.0))
