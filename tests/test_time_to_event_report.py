@@ -90,6 +90,22 @@ def test_sentences_follow_the_direction_of_p_shape_above_1():
     assert "16.2 weeks" in rising and "at 13.04 weeks 70%" in rising
     assert "do not identify the shape" in rising  # no maximum of the summary likelihood
     assert "Warning: a gap named here." in rising
+    assert rising.startswith("From the published median time to progression of 16 weeks alone")
+
+
+def test_opening_names_a_median_not_reached_and_landmarks():
+    res = _results(0.5, 1.0)
+    res["reported"].update(
+        median="not reached",
+        followup_median=32.6,
+        landmarks=[{"time": 36, "percent": 51, "ci_percent": [32, 67]}],
+    )
+    first = sentences_of(res)[0]
+    assert first.startswith(
+        "From the report that the median time to progression was not reached (median follow-up "
+        "32.6 weeks) and the landmark rates (51 % at 36 weeks) alone, the Weibull posterior "
+        "median time to progression is 16.2 weeks"
+    )
 
 
 def test_not_analysed_says_why():

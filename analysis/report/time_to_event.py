@@ -60,12 +60,17 @@ def _interval(ci: list[float]) -> str:
 
 
 def _reported_text(rep: Mapping[str, Any], label: str) -> str:
+    """What was printed, as a noun phrase: "the published median ... of 4.4 months (95 % CI ...)",
+    "the report that the median ... was not reached (...)", "the printed landmark rates"."""
     unit = rep["unit"]
     m = rep["median"]
+    landmarks = ", ".join(
+        f"{lm['percent']:g} % at {lm['time']:g} {unit}" for lm in rep["landmarks"]
+    )
     if m is None:
-        text = f"no median of {label.lower()} was published"
-    elif m == "not reached":
-        text = f"the published median {label.lower()} was not reached"
+        return f"the printed landmark rates ({landmarks})" if landmarks else "what was printed"
+    if m == "not reached":
+        text = f"the report that the median {label.lower()} was not reached"
         if rep["followup_median"] is not None:
             text += f" (median follow-up {_num(rep['followup_median'])} {unit})"
     else:
@@ -75,10 +80,8 @@ def _reported_text(rep: Mapping[str, Any], label: str) -> str:
         lo_t = "not estimable" if lo is None else _num(lo)
         hi_t = "not estimable" if hi is None else _num(hi)
         text += f" ({rep['ci_level']:.0%} CI {lo_t} to {hi_t})"
-    if rep["landmarks"]:
-        text += " and " + ", ".join(
-            f"{lm['percent']:g} % at {lm['time']:g} {unit}" for lm in rep["landmarks"]
-        )
+    if landmarks:
+        text += f" and the landmark rates ({landmarks})"
     return text
 
 
