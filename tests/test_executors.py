@@ -37,7 +37,7 @@ def test_same_results_on_every_executor(dask_address) -> None:
 
 
 def test_pfs_study_identical_on_dask(dask_address, compiled_summary, monkeypatch) -> None:
-    monkeypatch.setattr(pv, "_COMPILED", compiled_summary)
+    monkeypatch.setattr(pv, "_COMPILED", {"L,M,U": compiled_summary})
     settings = dict(reps_per_setting=3, sbc_reps=3, transforms=("log",), shapes=(1.5,), out=None)
     local = pv.run_study(workers=1, **settings)
     remote = pv.run_study(dask_address=dask_address, **settings)

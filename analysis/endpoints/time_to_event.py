@@ -1,157 +1,277 @@
-"""The PFS endpoint: Weibull posterior from the reported KM median and CI (DESIGN.md 4.2).
+"""A time-to-event endpoint (PFS, OS, TTP, duration of response) of a trial file: Weibull posteriors
+from what was printed (DESIGN.md 4.2 and 4.4). Computes only: the words and figures are made by
+:mod:`analysis.report.time_to_event` from the numbers returned here.
 
-Every prior of :data:`models.time_to_event.PFS_PRIORS` is fitted under the primary assumptions, and
-the
-primary prior under every combination of the declared assumptions (CI transform x effective number
-at risk x censoring range), all with one compiled model. Beside the posteriors: the maximum of the
-summary likelihood (frequentist side), a posterior predictive check of the reported (L, M, U), and,
-when the trial file points to patient data or a digitised curve, a right-censored Weibull fit of
-those data with its maximum-likelihood counterpart.
+Everything is in the endpoint's own unit (:func:`analysis.trials.checks.time_unit`). What is used:
+
+- the **printed summary**: the KM median with two, one or no CI limits (the order-statistic
+  Dirichlet likelihood of :mod:`models.time_to_event`, alpha from the stored calibration or
+  computed on the fly, :mod:`analysis.inference.calibration`). A median **not reached** says that
+  the KM curve stayed above one half up to the last follow-up. The last follow-up time is never
+  printed; what is used is the printed median follow-up (the curve extends at least that far, so
+  "not reached by then" is true, and weaker than the truth: the posterior is conservative). Without
+  a median follow-up, the lower CI limit if printed (the statement then reduces to the limit's own
+  density), else the median carries nothing usable and is left out (said in the warnings).
+- **landmark rates** (a normal likelihood on the complementary log-log scale, se from the printed
+  CI, else from the binomial variance with the n at risk);
+- **events**: with the patients of the analysis they fix the censored fraction of the
+  calibration (no sweep); the n at risk is ``patients`` when printed, else enrolled, unless the
+  file declares an ``n_at_risk`` assumption;
+- **patient data or a digitised curve** (:func:`analysis.trials.checks.time_to_event_data`):
+  a right-censored Weibull fit of its own, checked against the printed median, events and
+  enrolment (each gap becomes a warning).
+
+The calibration needs at least ``MIN_PFS_N_AT_RISK`` (20) patients at risk: below, the summary is
+not analysed (the result says so and why); landmarks and patient data of any n still are.
+
+Every prior (the file's and the defaults, :func:`models.time_to_event.endpoint_priors`) is fitted
+under the primary assumptions; the primary prior under every combination of the declared
+assumptions (CI transform x n at risk x censoring range), all with one compiled model per summary
+pattern and process.
 """
 
 from __future__ import annotations
 
 import itertools
-import json
+import math
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import arviz as az
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 from scipy import optimize
 
-from trial_reanalysis.analysis.constants import INTERVAL_LEVEL, INTERVAL_TAILS
 from trial_reanalysis.analysis.endpoints.base import (
     EndpointResult,
     comparison_frame,
     sensitivity_frame,
 )
+from trial_reanalysis.analysis.endpoints.summaries import interval
 from trial_reanalysis.analysis.errors import InputError
 from trial_reanalysis.analysis.frequentist.survival import (
-    KaplanMeier,
     kaplan_meier,
     km_median_ci_batch,
     weibull_mle,
     weibull_survival,
 )
+from trial_reanalysis.analysis.inference.calibration import (
+    dirichlet_alpha,
+    simulate_trials,
+    stored_validation,
+)
 from trial_reanalysis.analysis.inference.diagnostics import FitDiagnostics, fit_with_gates
 from trial_reanalysis.analysis.inference.fitting import CompiledModel, derive_seed
-from trial_reanalysis.analysis.studies.pfs_calibration import dirichlet_alpha, simulate_trials
-from trial_reanalysis.analysis.studies.pfs_validation import STUDY_FILE
+from trial_reanalysis.analysis.reconstruction.curve_checks import check_against_report
+from trial_reanalysis.analysis.trials.checks import time_to_event_data, time_unit
 from trial_reanalysis.analysis.trials.load import LoadedTrial
-from trial_reanalysis.analysis.trials.validation import pfs_patient_data
-from trial_reanalysis.models.priors import primary
+from trial_reanalysis.analysis.trials.v2 import DAYS_PER_UNIT, TimeToEvent
+from trial_reanalysis.analysis.trials.validation import (
+    MAX_CENSORING_FRACTION,
+    MIN_PFS_N_AT_RISK,
+)
+from trial_reanalysis.models.priors import PriorScenario, primary
 from trial_reanalysis.models.time_to_event import (
     MEDIAN,
     PATIENT_DATA_KEYS,
-    PFS_PRIORS,
     SHAPE,
     build_patient_model,
     build_summary_model,
+    endpoint_priors,
+    landmark_data,
     patient_data,
     prior_data,
+    reference_time,
     summary_data,
     summary_loglik,
+    summary_pattern,
 )
 
-SURVIVAL_TIMES = (3, 6, 12)  # months
+#: Survival is reported at these times (months) converted to the unit, when no landmark is printed.
+DEFAULT_SURVIVAL_MONTHS = (3, 6, 12)
 PPC_DRAWS = 400
-PERCENT = f"{INTERVAL_LEVEL:.0%}"
+#: The summary maximum likelihood is reported only when it lies inside these shapes (else the
+#: shape is not identified by the summary and the maximum runs off).
+ML_SHAPE_RANGE = (0.05, 30.0)
+#: Placeholder summary of the model compiled for the tests' fixture (any pattern's data work).
+_PLACEHOLDER = (4.4, 3.6, 5.9)
 
 
-def _scenario_label(transform: str, n: int, censoring: tuple[float, float]) -> str:
-    return f"{transform}, n={n}, censored {censoring[0]:.0%}-{censoring[1]:.0%}"
+# ---------------------------------------------------------------------------------------------
+# what the file says
+# ---------------------------------------------------------------------------------------------
 
 
-def _assumption_sets(loaded: LoadedTrial) -> dict[str, Any]:
-    """Defaults and sweeps of the three PFS assumptions (a reported transform is not swept)."""
+def _known(value: Any) -> Any:
+    return None if isinstance(value, str) else value.value
+
+
+def survival_times(tte: TimeToEvent, unit: str) -> list[float]:
+    """Times (endpoint unit) at which survival is reported: the printed landmarks' times, else
+    3, 6 and 12 months converted to the unit (rounded to 2 decimals)."""
+    if tte.landmarks:
+        return sorted({float(lm.time) for lm in tte.landmarks})
+    per_month = DAYS_PER_UNIT["months"] / DAYS_PER_UNIT[unit]
+    return [round(t * per_month, 2) for t in DEFAULT_SURVIVAL_MONTHS]
+
+
+def time_key(t: float) -> str:
+    """results.json key of a time: 6 -> "6", 13.04 -> "13.04"."""
+    return f"{t:g}"
+
+
+def assumption_sets(loaded: LoadedTrial, key: str) -> dict[str, Any]:
+    """Defaults and sweeps of the three summary assumptions (CI transform, n at risk, censored
+    fraction range). A printed transform is not swept; printed events fix the censored fraction
+    (censored / (events + censored) when both are printed, else 1 - events / patients)."""
     trial = loaded.trial
-    a = trial.assumptions
-    pfs = trial.pfs
-    if pfs.ci_transform != "unknown":
-        transform = {"default": pfs.ci_transform.value, "sweep": [pfs.ci_transform.value]}
-    elif a.pfs_ci_transform is not None:
-        transform = {"default": a.pfs_ci_transform.default, "sweep": list(a.pfs_ci_transform.sweep)}
+    tte = trial.time_to_event[key]
+    a = tte.assumptions
+    if tte.ci_transform != "unknown":
+        value = tte.ci_transform.value
+        transform = {"default": value, "sweep": [value], "origin": "reported"}
+    elif a.ci_transform is not None:
+        transform = {"default": a.ci_transform.default, "sweep": list(a.ci_transform.sweep)}
+        transform["origin"] = "assumed"
     else:
-        transform = {"default": "log", "sweep": ["log"]}
-    n_default = trial.enrolled.value
-    n = (
-        {"default": a.pfs_n_at_risk.default, "sweep": list(a.pfs_n_at_risk.sweep)}
-        if a.pfs_n_at_risk is not None
-        else {"default": n_default, "sweep": [n_default]}
-    )
-    if pfs.events != "unknown" and pfs.censored != "unknown":
-        frac = pfs.censored.value / (pfs.events.value + pfs.censored.value)
-        cens = {"default": (frac, frac), "sweep": [(frac, frac)]}
-    elif a.pfs_censoring_fraction is not None:
+        transform = {"default": "log", "sweep": ["log"], "origin": "default (R survfit)"}
+    patients = _known(tte.patients) or trial.enrolled.value
+    if a.n_at_risk is not None:
+        n = {"default": int(a.n_at_risk.default), "sweep": [int(v) for v in a.n_at_risk.sweep]}
+        n["origin"] = "assumed"
+    else:
+        origin = "patients (reported)" if tte.patients != "unknown" else "enrolled"
+        n = {"default": patients, "sweep": [patients], "origin": origin}
+    events, censored = _known(tte.events), _known(tte.censored)
+    if events is not None:
+        if censored is not None and events + censored > 0:
+            frac = censored / (events + censored)
+            how = "censored / (events + censored), both reported"
+        else:
+            frac = 1 - events / patients
+            how = f"1 - events / patients = 1 - {events}/{patients}"
+        frac = float(min(max(frac, 0.0), MAX_CENSORING_FRACTION))
+        cens = {"default": (frac, frac), "sweep": [(frac, frac)], "origin": f"from events: {how}"}
+    elif a.censoring_fraction is not None:
         cens = {
-            "default": tuple(a.pfs_censoring_fraction.default),
-            "sweep": [tuple(c) for c in a.pfs_censoring_fraction.sweep],
+            "default": tuple(float(c) for c in a.censoring_fraction.default),
+            "sweep": [tuple(float(c) for c in s) for s in a.censoring_fraction.sweep],
+            "origin": "assumed",
         }
     else:
-        cens = {"default": (0.0, 0.2), "sweep": [(0.0, 0.2)]}
+        cens = {"default": (0.0, 0.2), "sweep": [(0.0, 0.2)], "origin": "default"}
     return {"transform": transform, "n_at_risk": n, "censoring": cens}
 
 
-def _interval(draws: np.ndarray) -> list[float]:
-    return [float(x) for x in np.quantile(draws, INTERVAL_TAILS)]
+def scenario_label(transform: str, n: int, censoring: tuple[float, float]) -> str:
+    """A summary scenario's label: "log, n=48, censored 0%-20%"."""
+    return f"{transform}, n={n}, censored {censoring[0]:.0%}-{censoring[1]:.0%}"
 
 
-def posterior_summary(idata: az.InferenceData) -> dict[str, Any]:
-    """results.json posterior entry: median_months, shape, survival_at (3, 6, 12 months)."""
+def _printed_summary(tte: TimeToEvent, warnings: list[str]) -> dict[str, Any]:
+    """The printed median, limits and follow-up, and the pattern the summary likelihood uses."""
+    median_printed = tte.median != "not reported"
+    reached = median_printed and tte.median.reached
+    median = tte.median.value if reached else None
+    lower = upper = None
+    if tte.ci != "not reported":
+        if math.isclose(tte.ci_level, 0.95):
+            lower, upper = tte.ci.value
+        else:
+            warnings.append(
+                f"the CI of the median is a {tte.ci_level:.0%} CI; the calibration is for 95 % "
+                "CIs, so only the median is used"
+            )
+    followup = _known(tte.followup_median)
+    out = {"median": median, "lower": lower, "upper": upper, "followup": followup}
+    if not median_printed:
+        out["pattern"] = ""
+        return out
+    if not reached and followup is None and lower is None:
+        warnings.append(
+            "the median was not reached, but neither the median follow-up nor a lower CI limit "
+            "is printed: the time up to which survival stayed above one half is unknown, so the "
+            "report carries nothing the model can use"
+        )
+        out["pattern"] = ""
+        return out
+    out["pattern"] = summary_pattern(lower, median, upper, followup)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# compiled models and numbers
+# ---------------------------------------------------------------------------------------------
+
+
+def compiled_summary_model(pattern: str = "L,M,U") -> CompiledModel:
+    """The summary model of one pattern, compiled once per process (placeholder data: every fit
+    swaps its own)."""
+    return _compiled_summary_model(pattern)
+
+
+@cache
+def _compiled_summary_model(pattern: str) -> CompiledModel:
+    m, lo, hi = _PLACEHOLDER
+    parts = pattern.split(",") if pattern else []
+    data = summary_data(
+        None if any(p.startswith(">") for p in parts) or (parts == ["L"]) else m,
+        lo if "L" in parts else None,
+        hi if "U" in parts else None,
+        np.array([16.0, 6.0, 8.0, 14.0]),
+        followup=2 * hi if ">F" in parts else None,
+    )
+    return CompiledModel(build_summary_model(pattern, data), name=f"time_to_event[{pattern}]")
+
+
+def posterior_summary(idata: az.InferenceData, times: list[float]) -> dict[str, Any]:
+    """results.json posterior entry: median and shape {mean, median, ci95}, survival_at each time
+    {mean, ci95}, P(k > 1) and the sd of log k (all in the endpoint's unit)."""
     m = idata.posterior[MEDIAN].values.reshape(-1)
     k = idata.posterior[SHAPE].values.reshape(-1)
     out: dict[str, Any] = {}
-    for key, draws in (("median_months", m), ("shape", k)):
-        out[key] = {
+    for name, draws in (("median", m), ("shape", k)):
+        out[name] = {
             "mean": float(draws.mean()),
             "median": float(np.median(draws)),
-            "ci95": _interval(draws),
+            "ci95": interval(draws),
         }
     out["survival_at"] = {}
-    for t in SURVIVAL_TIMES:
+    for t in times:
         s = weibull_survival(t, m, k)
-        out["survival_at"][str(t)] = {"mean": float(s.mean()), "ci95": _interval(s)}
+        out["survival_at"][time_key(t)] = {"mean": float(s.mean()), "ci95": interval(s)}
     out["p_shape_above_1"] = float(np.mean(k > 1))
     out["sd_log_shape"] = float(np.std(np.log(k)))
     return out
 
 
 def summary_ml(
-    median: float, lower: float, upper: float | None, alpha: np.ndarray
-) -> dict[str, float]:
-    """Maximum of the summary (Dirichlet) likelihood over (median, shape) (scipy Nelder-Mead)."""
-    x = [lower, median, upper if upper is not None else 2 * median]
+    pattern: str, data: dict[str, Any], landmarks: dict[str, Any] | None, start_median: float
+) -> dict[str, Any] | None:
+    """Maximum of the summary (and landmark) likelihood over (median, shape) (Nelder-Mead on the
+    logs); None when the maximum runs off (shape outside :data:`ML_SHAPE_RANGE`: the printed
+    numbers do not identify the shape)."""
 
     def nll(theta: np.ndarray) -> float:
-        val = summary_loglik(np.exp(theta[0]), np.exp(theta[1]), x, alpha, upper is not None)
-        return -float(val) if np.isfinite(val) else 1e300
+        val = float(summary_loglik(np.exp(theta[0]), np.exp(theta[1]), data, pattern, landmarks))
+        return -val if np.isfinite(val) else 1e300
 
     res = optimize.minimize(
         nll,
-        np.array([np.log(median), 0.0]),
+        np.array([np.log(start_median), 0.0]),
         method="Nelder-Mead",
         options={"xatol": 1e-9, "fatol": 1e-12, "maxiter": 4000},
     )
-    m, k = np.exp(res.x)
-    return {
-        "median": float(m),
-        "shape": float(k),
-        "scale": float(m / np.log(2) ** (1 / k)),
-        "loglik": float(-res.fun),
-    }
+    m, k = (float(v) for v in np.exp(res.x))
+    if not ML_SHAPE_RANGE[0] < k < ML_SHAPE_RANGE[1]:
+        return None
+    scale = m / math.log(2) ** (1 / k)
+    return {"median": m, "shape": k, "scale": scale, "loglik": float(-res.fun)}
 
 
 def posterior_predictive_check(
     idata: az.InferenceData,
-    reported: tuple[float, float, float | None],
+    reported: tuple[float, float | None, float | None],
     *,
     n: int,
     transform: str,
@@ -162,7 +282,8 @@ def posterior_predictive_check(
     """Where the reported (M, L, U) fall in their posterior predictive distribution.
 
     Simulates one trial per posterior draw (n patients, censoring as assumed), computes its KM
-    median and CI with the assumed transform, and returns P(simulated <= reported) per quantity.
+    median and CI with the assumed transform, and returns P(simulated <= reported) per quantity
+    (times in the endpoint's unit; the simulation does not depend on the unit).
     """
     rng = np.random.default_rng(seed)
     m = idata.posterior[MEDIAN].values.reshape(-1)
@@ -177,53 +298,40 @@ def posterior_predictive_check(
         entry: dict[str, Any] = {"reported": value, "share_defined": float(defined.mean())}
         if value is not None and defined.any():
             entry["p_simulated_at_most_reported"] = float(np.mean(col[defined] <= value))
-            entry["predictive_ci95"] = _interval(col[defined])
+            entry["predictive_ci95"] = interval(col[defined])
         out[name] = entry
     return out
 
 
-def _load_patient_data(loaded: LoadedTrial) -> tuple[pd.DataFrame, str] | None:
-    """Patient-level or reconstructed (Guyot) data named by the trial file, if any (read and
-    checked by :func:`analysis.trials.validation.pfs_patient_data`, as ``load_trial`` does)."""
-    found = pfs_patient_data(loaded.trial, Path(loaded.path).parent)
-    return None if found is None else (found[0], found[1])
-
-
-def check_patient_events(event: pd.Series | np.ndarray, path: Path | str) -> None:
-    """Raise InputError (naming ``path`` and the field ``event``) when no patient has an event.
-
-    With every patient censored the Weibull likelihood keeps rising as the scale grows: the
-    shape and scale are not identified (the maximum-likelihood search overflows and any
-    posterior is the prior's). The trial-file validation layer can call this on the CSV it
-    reads, so ``validate`` and ``run`` agree.
-    """
+def check_patient_events(event: pd.Series | np.ndarray, path: Any) -> None:
+    """Raise InputError (naming ``path`` and the field ``event``) when no patient has an event:
+    the Weibull shape and scale are then not identified."""
     if int(np.sum(np.asarray(event) == 1)) == 0:
         raise InputError(
             path,
             "event",
             "no events: every patient is censored, so the Weibull shape and scale are not "
-            "identified from these data (remove patient_data to analyse the reported median "
-            "and CI alone)",
+            "identified from these data (remove patient_data to analyse the reported summary "
+            "alone)",
         )
 
 
 def weibull_mle_censored(time: np.ndarray, event: np.ndarray) -> dict[str, float]:
-    """Weibull maximum likelihood of patient data with events at time 0 (months).
+    """Weibull maximum likelihood of patient data with events at time 0 (endpoint unit).
 
-    Same convention as :func:`models.time_to_event.patient_data`: events at 0 are interval-censored
-    in
-    (0, t1] (t1 the smallest positive time), patients censored at 0 are left out, so
-    log L = sum_events log f(t) + sum_censored log S(t) + sum_at_0 log F(t1). Without time-0
-    rows this is :func:`analysis.frequentist.survival.weibull_mle`. Returns {shape, scale, median,
-    loglik}.
+    Same convention as :func:`models.time_to_event.patient_data`: events at 0 are
+    interval-censored in (0, t1] (t1 the smallest positive time), patients censored at 0 are left
+    out, so log L = sum_events log f(t) + sum_censored log S(t) + sum_at_0 log F(t1). Without
+    time-0 rows this is :func:`analysis.frequentist.survival.weibull_mle`. Returns {shape, scale,
+    median, loglik}.
     """
     data = patient_data(time, event)
     if data["events_at_zero"] == 0 and data["censored_at_zero_dropped"] == 0:
         return weibull_mle(np.asarray(time, dtype=float), np.asarray(event, dtype=float))
-    t = data["pfs_time"]
-    exact = np.isinf(data["pfs_censor_at"]) & np.isinf(data["pfs_left_censor_at"])
-    right = np.isfinite(data["pfs_censor_at"])
-    left = np.isfinite(data["pfs_left_censor_at"])
+    t = data["event_time"]
+    exact = np.isinf(data["censor_at"]) & np.isinf(data["left_censor_at"])
+    right = np.isfinite(data["censor_at"])
+    left = np.isfinite(data["left_censor_at"])
     log_t = np.log(t)
 
     def nll(theta: np.ndarray) -> float:
@@ -242,78 +350,194 @@ def weibull_mle_censored(time: np.ndarray, event: np.ndarray) -> dict[str, float
     return {"shape": k, "scale": lam, "median": lam * np.log(2.0) ** (1 / k), "loglik": -res.fun}
 
 
-def _stored_validation() -> dict[str, Any] | None:
-    if not STUDY_FILE.exists():
-        return None
-    doc = json.loads(STUDY_FILE.read_text())
+def _file_stem(label: str) -> str:
+    """A fit label as a file name (posteriors/<stem>.nc)."""
+    return (
+        label.replace("|", "__")
+        .replace(" ", "")
+        .replace(",", "_")
+        .replace("%", "pct")
+        .replace(">", "gt")
+    )
+
+
+def _reported(tte: TimeToEvent, unit: str) -> dict[str, Any]:
+    median: Any = None
+    if tte.median != "not reported":
+        median = tte.median.value if tte.median.reached else "not reached"
+    ci = None if tte.ci == "not reported" else list(tte.ci.value)
     return {
-        "pooled_coverage95": doc["pooled_coverage95"],
-        "sbc_p_values": {v: doc["sbc"][v]["p_value"] for v in (MEDIAN, SHAPE) if doc["sbc"].get(v)},
-        "replicates": sum(s["replicates"] for s in doc["coverage"]),
-        "sbc_replicates": doc["sbc"]["replicates"],
-        "date": doc["provenance"]["date"],
+        "median": median,
+        "ci95": ci,
+        "ci_level": tte.ci_level,
+        "unit": unit,
+        "events": _known(tte.events),
+        "censored": _known(tte.censored),
+        "patients": _known(tte.patients),
+        "followup_median": _known(tte.followup_median),
+        "landmarks": [
+            {
+                "time": lm.time,
+                "percent": lm.percent,
+                "ci_percent": None if lm.ci_percent is None else list(lm.ci_percent),
+            }
+            for lm in tte.landmarks
+        ],
     }
 
 
-@cache
-def compiled_summary_model() -> CompiledModel:
-    """The summary model compiled once per process (placeholder data: every fit swaps its own)."""
-    alpha, _, _ = dirichlet_alpha(48, "log", (0.0, 0.2))
-    return CompiledModel(build_summary_model(4.4, 3.6, 5.9, alpha), name="pfs_summary")
+def _priors_entry(priors: dict[str, PriorScenario]) -> dict[str, Any]:
+    return {
+        name: {
+            "family": p.family,
+            "parameters": dict(p.parameters),
+            "rationale": p.rationale,
+            "declared_in_trial_file": "declared" in p.tags,
+        }
+        for name, p in priors.items()
+    }
 
 
-def compile_models(loaded: LoadedTrial | None = None) -> dict[str, CompiledModel]:
-    """The compiled models of the endpoint, keyed as ``analyse_pfs(compiled=...)`` expects."""
-    return {"pfs_summary": compiled_summary_model()}
+# ---------------------------------------------------------------------------------------------
+# the analysis
+# ---------------------------------------------------------------------------------------------
 
 
-def analyse_pfs(
-    loaded: LoadedTrial,
-    *,
-    seed: int,
-    allow_failed: bool = False,
-    compiled: dict[str, CompiledModel] | None = None,
+def analyse_time_to_event(
+    loaded: LoadedTrial, key: str, *, seed: int, allow_failed: bool = False
 ) -> EndpointResult:
-    """Fit the PFS models of a trial and assemble its results, tables, figures and sentences."""
-    pfs = loaded.trial.pfs
-    if pfs is None:
-        raise InputError(loaded.path, "pfs", "the trial file has no [pfs] table")
-    compiled = compiled if compiled is not None else {}
-    if "pfs_summary" not in compiled:
-        compiled.update(compile_models(loaded))
-    model = compiled["pfs_summary"]
+    """Fit the Weibull models of the time-to-event endpoint ``key`` of a trial file and return
+    its numbers (results, comparison and sensitivity tables, posteriors, diagnostics).
+
+    Raises:
+        InputError: the file has no such endpoint, or its patient data cannot be analysed.
+        DiagnosticsError: a fit failed its gates (unless ``allow_failed``).
+    """
+    trial = loaded.trial
+    if key not in trial.time_to_event:
+        raise InputError(
+            loaded.path,
+            f"time_to_event.{key}",
+            f"no such endpoint; the file declares {sorted(trial.time_to_event)}",
+        )
+    tte = trial.time_to_event[key]
+    unit = time_unit(trial, tte)
+    warnings: list[str] = []
     # Patient data are read (and checked) before any fit, so a bad file fails at once.
-    patient = _load_patient_data(loaded)
-    median = pfs.median_months.value
-    lower, upper = pfs.ci95_months.value
-    reported = (median, lower, upper)
-    sets = _assumption_sets(loaded)
+    found = time_to_event_data(loaded, key)
+    printed = _printed_summary(tte, warnings)
+    sets = assumption_sets(loaded, key)
+    times = survival_times(tte, unit)
+    priors = endpoint_priors(tte.priors, unit)
+    primary_prior = primary(priors)
+    landmarks_in = [
+        (lm.time, lm.percent, None if lm.ci_percent is None else tuple(lm.ci_percent))
+        for lm in tte.landmarks
+    ]
+    pattern = printed["pattern"]
+    n_default = int(sets["n_at_risk"]["default"])
+    summary_note = None
+    if pattern and n_default < MIN_PFS_N_AT_RISK:
+        summary_note = (
+            f"the printed median was not analysed: with {n_default} patients at risk the "
+            f"order-statistic calibration is not defined (it needs at least {MIN_PFS_N_AT_RISK}: "
+            "with fewer, simulated trials rarely have a lower limit, median and upper limit all "
+            "defined)"
+        )
+        warnings.append(summary_note)
+        pattern = ""
     prim = (
         sets["transform"]["default"],
-        int(sets["n_at_risk"]["default"]),
+        n_default,
         tuple(sets["censoring"]["default"]),
     )
-    primary_prior = primary(PFS_PRIORS)
+    calibration: dict[str, Any] = {}
+    if pattern:
+        try:
+            alpha, entry, origin = dirichlet_alpha(prim[1], prim[0], prim[2])
+        except ValueError as exc:
+            summary_note = f"the printed median was not analysed: {exc}"
+            warnings.append(summary_note)
+            pattern = ""
+        else:
+            calibration[scenario_label(*prim)] = {
+                "alpha": alpha.tolist(),
+                "alpha0": entry["alpha0"],
+                "origin": origin,
+            }
+    used = {
+        "summary": bool(pattern),
+        "landmarks": len(landmarks_in) > 0,
+        "patient_data": found is not None,
+    }
+    reported = _reported(tte, unit)
+    base_results: dict[str, Any] = {
+        "label": tte.label,
+        "unit": unit,
+        "reported": reported,
+        "summary_pattern": pattern,
+        "data_used": used,
+    }
+    if not (used["summary"] or used["landmarks"] or used["patient_data"]):
+        reason = summary_note or (warnings[-1] if warnings else "nothing printed can be analysed")
+        results = {
+            **base_results,
+            "analysed": False,
+            "reason": reason,
+            "warnings": warnings,
+        }
+        return EndpointResult(
+            name=key,
+            title=tte.label,
+            results=results,
+            comparison=comparison_frame([]),
+            sensitivity=sensitivity_frame([]),
+        )
 
     fits: dict[str, az.InferenceData] = {}
     diags: list[FitDiagnostics] = []
-    calibration: dict[str, Any] = {}
     posterior: dict[str, Any] = {}
     diagnostics: dict[str, Any] = {}
     scenarios: dict[str, Any] = {}
+    summary_fitted = used["summary"] or used["landmarks"]
+    model = compiled_summary_model(pattern) if summary_fitted else None
+
+    def scenario_data(scen: tuple[str, int, tuple[float, float]]) -> dict[str, Any]:
+        transform, n, cens = scen
+        slabel = scenario_label(*scen)
+        data: dict[str, Any] = {}
+        if pattern:
+            if slabel not in calibration:
+                alpha, entry, origin = dirichlet_alpha(n, transform, cens)
+                calibration[slabel] = {
+                    "alpha": alpha.tolist(),
+                    "alpha0": entry["alpha0"],
+                    "origin": origin,
+                }
+            alpha = np.asarray(calibration[slabel]["alpha"])
+            data.update(
+                summary_data(
+                    printed["median"],
+                    printed["lower"],
+                    printed["upper"],
+                    alpha,
+                    followup=printed["followup"],
+                )
+            )
+        lm = landmark_data(landmarks_in, n)
+        data.update(lm)
+        data["reference_time"] = np.array(reference_time(pattern, data, lm))
+        return data
 
     def fit(prior_name: str, scen: tuple[str, int, tuple[float, float]]) -> az.InferenceData:
-        transform, n, cens = scen
-        alpha, entry, origin = dirichlet_alpha(n, transform, cens)
-        slabel = _scenario_label(transform, n, cens)
-        calibration[slabel] = {"alpha": alpha.tolist(), "alpha0": entry["alpha0"], "origin": origin}
-        data = summary_data(median, lower, upper, alpha)
-        data.update(prior_data(PFS_PRIORS[prior_name]))
-        label = f"summary|{prior_name}|{slabel}"
+        data = scenario_data(scen)
+        data.update(prior_data(priors[prior_name]))
+        data = {k: v for k, v in data.items() if k in model.data_names}
+        label = f"{key}|summary|{prior_name}|{scenario_label(*scen)}"
         idata, diag = fit_with_gates(
             model,
             data,
-            seed=derive_seed(seed, "pfs", label),
+            seed=derive_seed(seed, key, label),
             label=label,
             allow_failed=allow_failed,
         )
@@ -321,219 +545,320 @@ def analyse_pfs(
         diags.append(diag)
         return idata
 
-    primary_label = _scenario_label(*prim)
-    for name in PFS_PRIORS:
-        idata = fit(name, prim)
-        posterior[name] = posterior_summary(idata)
-        diagnostics[name] = diags[-1].summary()
-    sweep = list(
-        itertools.product(
-            sets["transform"]["sweep"], sets["n_at_risk"]["sweep"], sets["censoring"]["sweep"]
+    primary_label = scenario_label(*prim)
+    primary_fit = None
+    ml = None
+    ppc = None
+    skipped: list[str] = []
+    # Printed time points (L, M, U, landmarks): with fewer than two the shape is not identified
+    # by the summary, and a vague prior's posterior runs to shapes near 0 (medians of thousands
+    # of months), where the sampler diverges: that prior is not fitted, and the result says so.
+    n_points = sum(p in ("L", "M", "U") for p in pattern.split(",")) + len(landmarks_in)
+    priors_skipped: dict[str, str] = {}
+    if summary_fitted:
+        for name in priors:
+            if name == "vague" and n_points < 2 and name != primary_prior.name:
+                priors_skipped[name] = (
+                    f"not fitted: the printed numbers hold {n_points} time point(s), which do not "
+                    "identify the Weibull shape; under this prior the posterior runs to shapes "
+                    "near 0, where the sampler cannot be trusted"
+                )
+                continue
+            idata = fit(name, prim)
+            posterior[name] = posterior_summary(idata, times)
+            diagnostics[name] = diags[-1].summary()
+        sweep = (
+            list(
+                itertools.product(
+                    sets["transform"]["sweep"],
+                    sets["n_at_risk"]["sweep"],
+                    sets["censoring"]["sweep"],
+                )
+            )
+            if pattern
+            else [prim]
         )
-    )
-    for transform, n, cens in sweep:
-        scen = (transform, int(n), tuple(cens))
-        label = _scenario_label(*scen)
-        if scen == prim:
-            idata = fits[f"summary|{primary_prior.name}|{label}"]
-            summ, diag = posterior[primary_prior.name], diagnostics[primary_prior.name]
-        else:
-            idata = fit(primary_prior.name, scen)
-            summ, diag = posterior_summary(idata), diags[-1].summary()
-        scenarios[label] = {
-            "transform": transform,
-            "n_at_risk": int(n),
-            "censoring": list(cens),
-            "primary": scen == prim,
-            "posterior": summ,
-            "diagnostics": diag,
-        }
-
-    primary_fit = fits[f"summary|{primary_prior.name}|{primary_label}"]
-    alpha_primary = np.asarray(calibration[primary_label]["alpha"])
-    ml = summary_ml(median, lower, upper, alpha_primary)
-    ppc = posterior_predictive_check(
-        primary_fit,
-        reported,
-        n=prim[1],
-        transform=prim[0],
-        censoring=prim[2],
-        seed=derive_seed(seed, "pfs", "ppc"),
-    )
-
-    patient_results: dict[str, Any] | None = None
-    km: KaplanMeier | None = None
-    if patient is not None:
-        ipd, origin = patient
-        km = kaplan_meier(ipd["time"].to_numpy(), ipd["event"].to_numpy())
-        pdata = patient_data(ipd["time"].to_numpy(float), ipd["event"].to_numpy())
-        if "pfs_patient" not in compiled:
-            compiled["pfs_patient"] = CompiledModel(
-                build_patient_model(ipd["time"], ipd["event"]), name="pfs_patient"
+        for transform, n, cens in sweep:
+            scen = (transform, int(n), tuple(cens))
+            label = scenario_label(*scen)
+            if scen == prim:
+                summ, diag = posterior[primary_prior.name], diagnostics[primary_prior.name]
+            else:
+                if scen[1] < MIN_PFS_N_AT_RISK:
+                    skipped.append(f"{label}: n at risk below {MIN_PFS_N_AT_RISK}")
+                    continue
+                try:
+                    idata = fit(primary_prior.name, scen)
+                except ValueError as exc:
+                    skipped.append(f"{label}: {exc}")
+                    continue
+                summ, diag = posterior_summary(idata, times), diags[-1].summary()
+            scenarios[label] = {
+                "transform": transform,
+                "n_at_risk": int(n),
+                "censoring": list(cens),
+                "primary": scen == prim,
+                "posterior": summ,
+                "diagnostics": diag,
+            }
+        primary_fit = fits[f"{key}|summary|{primary_prior.name}|{primary_label}"]
+        if n_points >= 2:
+            data = scenario_data(prim)
+            start = printed["median"] or printed["lower"] or printed["followup"] or times[-1]
+            ml = summary_ml(pattern, data, data if landmarks_in else None, float(start))
+        if "M" in pattern.split(","):
+            ppc = posterior_predictive_check(
+                primary_fit,
+                (printed["median"], printed["lower"], printed["upper"]),
+                n=prim[1],
+                transform=prim[0],
+                censoring=prim[2],
+                seed=derive_seed(seed, key, "ppc"),
             )
-        patient_results = {
-            "origin": origin,
-            "patients": len(ipd),
-            "events": int(ipd["event"].sum()),
-            "events_at_time_zero": pdata["events_at_zero"],
-            "censored_at_time_zero_left_out": pdata["censored_at_zero_dropped"],
-            "first_assessment": pdata["first_assessment"],
-            "km_median_ci95": list(km.median_ci(prim[0])),
-            "mle": weibull_mle_censored(ipd["time"].to_numpy(float), ipd["event"].to_numpy()),
-            "posterior": {},
-            "diagnostics": {},
-        }
-        for name, prior in PFS_PRIORS.items():
-            label = f"patient|{name}"
-            idata, diag = fit_with_gates(
-                compiled["pfs_patient"],
-                {**{k: pdata[k] for k in PATIENT_DATA_KEYS}, **prior_data(prior)},
-                seed=derive_seed(seed, "pfs", label),
-                label=label,
-                allow_failed=allow_failed,
-            )
-            fits[label] = idata
-            diags.append(diag)
-            patient_results["posterior"][name] = posterior_summary(idata)
-            patient_results["diagnostics"][name] = diag.summary()
 
-    validation = _stored_validation()
+    patient_results = _analyse_patient_data(
+        found, tte, trial.enrolled.value, unit, priors, times, key, seed, allow_failed, prim[0]
+    )
+    if patient_results is not None:
+        pfits, pdiags = patient_results.pop("_fits"), patient_results.pop("_diags")
+        fits.update(pfits)
+        diags.extend(pdiags)
+        warnings.extend(patient_results["warnings"])
+    if primary_fit is not None:
+        source, primary_key = "summary", f"{key}|summary|{primary_prior.name}|{primary_label}"
+    else:
+        source, primary_key = "patient data", f"{key}|patient|{primary_prior.name}"
+        primary_fit = fits[primary_key]
+        posterior = patient_results["posterior"]
+        diagnostics = patient_results["diagnostics"]
+
     results: dict[str, Any] = {
-        "reported": {"median": median, "ci95": [lower, upper]},
+        **base_results,
+        "analysed": True,
+        "posterior_source": source,
+        "survival_times": times,
         "primary_prior": primary_prior.name,
+        "priors": _priors_entry(priors),
         "posterior": posterior,
         "diagnostics": diagnostics,
-        "primary_assumptions": {
+        "priors_not_fitted": priors_skipped,
+    }
+    if summary_fitted:
+        results["primary_assumptions"] = {
             "transform": prim[0],
             "n_at_risk": prim[1],
             "censoring": list(prim[2]),
-        },
-        "scenarios": scenarios,
-        "calibration": calibration,
-        "frequentist": {
+            "origin": {k: sets[k]["origin"] for k in ("transform", "n_at_risk", "censoring")},
+        }
+        results["assumption_sweeps"] = {
+            "transform": list(sets["transform"]["sweep"]),
+            "n_at_risk": list(sets["n_at_risk"]["sweep"]),
+            "censoring": [list(c) for c in sets["censoring"]["sweep"]],
+        }
+        results["scenarios"] = scenarios
+        results["scenarios_skipped"] = skipped
+        results["calibration"] = calibration
+        results["frequentist"] = {
             "reported_km": {
-                "median": median,
-                "ci95": [lower, upper],
+                "median": reported["median"],
+                "ci95": reported["ci95"],
                 "method": "Kaplan-Meier median, Brookmeyer-Crowley CI (as published)",
             },
             "summary_ml": ml,
-        },
-        "posterior_predictive": ppc,
-        "validation": validation,
-        "parametrisation": "S(t) = exp(-(t/lambda)^k); median = lambda (ln 2)^(1/k); months",
-    }
+        }
+        results["posterior_predictive"] = ppc
+        results["validation"] = stored_validation() if pattern else None
+    results["parametrisation"] = (
+        f"S(t) = exp(-(t/lambda)^k); median = lambda (ln 2)^(1/k); times in {unit}"
+    )
     if patient_results is not None:
         results["patient_data"] = patient_results
+    results["warnings"] = warnings
 
-    comparison = _comparison(reported, ml, posterior, primary_label, patient_results)
-    sensitivity = _sensitivity(scenarios, posterior, primary_prior.name, primary_label)
-    figures = {
-        "pfs_survival": plot_survival(primary_fit, reported, km=km),
-        "pfs_forest": plot_forest(posterior, scenarios, primary_label),
-    }
-    sentences = _sentences(reported, posterior, primary_prior.name, ml, ppc, validation, scenarios)
-    assumptions = _assumption_sentences(sets, prim, calibration[primary_label])
-    if patient_results is not None:
-        assumptions.append(
-            "Patient data: the Weibull is fitted with right censoring; an event recorded at time "
-            "0 happened before the first assessment and is interval-censored in (0, "
-            f"{patient_results['first_assessment']:.3g}] (the smallest positive time in the "
-            f"data; {patient_results['events_at_time_zero']} such events); patients censored at "
-            f"time 0 carry no information and are left out "
-            f"({patient_results['censored_at_time_zero_left_out']})."
-        )
+    comparison = _comparison(results, tte.label, unit, primary_label)
+    sensitivity = _sensitivity(results, primary_prior.name, primary_label)
     return EndpointResult(
-        name="pfs",
-        title="Progression-free survival",
+        name=key,
+        title=tte.label,
         results=results,
         comparison=comparison,
         sensitivity=sensitivity,
-        figures=figures,
         posteriors={_file_stem(k): v for k, v in fits.items()},
         diagnostics=diags,
-        sentences=sentences,
-        assumptions=assumptions,
-        primary_posterior=_file_stem(f"summary|{primary_prior.name}|{primary_label}"),
+        primary_posterior=_file_stem(primary_key),
         primary_draws={
-            "pfs": {var: primary_fit.posterior[var].values.ravel() for var in (MEDIAN, SHAPE)}
+            key: {
+                "median": primary_fit.posterior[MEDIAN].values.ravel(),
+                "weibull_shape": primary_fit.posterior[SHAPE].values.ravel(),
+            }
         },
     )
 
 
-def _file_stem(label: str) -> str:
-    """A fit label as a file name (posteriors/<stem>.nc)."""
-    return label.replace("|", "__").replace(" ", "").replace(",", "_").replace("%", "pct")
+def _analyse_patient_data(
+    found: Any,
+    tte: TimeToEvent,
+    enrolled: int,
+    unit: str,
+    priors: dict[str, PriorScenario],
+    times: list[float],
+    key: str,
+    seed: int,
+    allow_failed: bool,
+    transform: str,
+) -> dict[str, Any] | None:
+    """The right-censored Weibull fits of the endpoint's patient data (None without data)."""
+    if found is None:
+        return None
+    ipd, origin, path, reconstructed = found
+    time = ipd["time"].to_numpy(float)
+    event = ipd["event"].to_numpy(int)
+    check_patient_events(event, path)
+    median = None
+    if tte.median != "not reported":
+        median = tte.median.value if tte.median.reached else math.inf
+    ci = None
+    if tte.ci != "not reported":
+        ci = tuple(math.inf if v is None else v for v in tte.ci.value)
+    gaps = check_against_report(
+        time,
+        event,
+        unit=unit,
+        median=median,
+        median_ci=ci,
+        events=_known(tte.events),
+        enrolled=_known(tte.patients) or enrolled,
+    )
+    km = kaplan_meier(time, event)
+    pdata = patient_data(time, event)
+    compiled = CompiledModel(build_patient_model(time, event), name=f"time_to_event_patient[{key}]")
+    out: dict[str, Any] = {
+        "origin": origin,
+        "reconstructed": reconstructed,
+        "patients": len(ipd),
+        "events": int(event.sum()),
+        "events_at_time_zero": pdata["events_at_zero"],
+        "censored_at_time_zero_left_out": pdata["censored_at_zero_dropped"],
+        "first_assessment": pdata["first_assessment"],
+        "km_median_ci95": list(km.median_ci(transform)),
+        "km_transform": transform,
+        "km_curve": {"time": km.time.tolist(), "survival": km.survival.tolist()},
+        "mle": weibull_mle_censored(time, event),
+        "warnings": [f"patient data: {g}" for g in gaps],
+        "posterior": {},
+        "diagnostics": {},
+        "_fits": {},
+        "_diags": [],
+    }
+    for name, prior in priors.items():
+        label = f"{key}|patient|{name}"
+        idata, diag = fit_with_gates(
+            compiled,
+            {**{k: pdata[k] for k in PATIENT_DATA_KEYS}, **prior_data(prior)},
+            seed=derive_seed(seed, key, label),
+            label=label,
+            allow_failed=allow_failed,
+        )
+        out["_fits"][label] = idata
+        out["_diags"].append(diag)
+        out["posterior"][name] = posterior_summary(idata, times)
+        out["diagnostics"][name] = diag.summary()
+    return out
 
 
-def _comparison(reported, ml, posterior, primary_label, patient) -> pd.DataFrame:
-    median, lower, upper = reported
-    rows: list[dict[str, Any]] = [
-        {
-            "quantity": "median PFS (months)",
-            "side": "reported",
-            "method": "Kaplan-Meier median, Brookmeyer-Crowley CI",
-            "scenario": "published",
-            "estimate": median,
-            "ci_low": lower,
-            "ci_high": upper,
-            "interval": "95% CI",
-        },
-        {
-            "quantity": "median PFS (months)",
-            "side": "frequentist",
-            "method": "maximum of the summary (Dirichlet) likelihood",
-            "scenario": primary_label,
-            "estimate": ml["median"],
-        },
-        {
-            "quantity": "Weibull shape",
-            "side": "frequentist",
-            "method": "maximum of the summary (Dirichlet) likelihood",
-            "scenario": primary_label,
-            "estimate": ml["shape"],
-        },
-    ]
-    for name, post in posterior.items():
-        for quantity, key in (("median PFS (months)", "median_months"), ("Weibull shape", "shape")):
+def _comparison(results: dict[str, Any], label: str, unit: str, primary_label: str) -> pd.DataFrame:
+    rep = results["reported"]
+    q_median = f"median {label} ({unit})"
+    rows: list[dict[str, Any]] = []
+    if rep["median"] is not None:
+        lo, hi = rep["ci95"] if rep["ci95"] is not None else (None, None)
+        rows.append(
+            {
+                "quantity": q_median,
+                "side": "reported",
+                "method": "Kaplan-Meier median, Brookmeyer-Crowley CI",
+                "scenario": "published",
+                "estimate": rep["median"] if rep["median"] != "not reached" else None,
+                "ci_low": lo,
+                "ci_high": hi,
+                "interval": f"{rep['ci_level']:.0%} CI" if rep["ci95"] is not None else None,
+                "probability_label": "not reached" if rep["median"] == "not reached" else None,
+            }
+        )
+    for lm in rep["landmarks"]:
+        ci = lm["ci_percent"] or [None, None]
+        rows.append(
+            {
+                "quantity": f"survival at {lm['time']:g} {unit}",
+                "side": "reported",
+                "method": "Kaplan-Meier estimate (as published)",
+                "scenario": "published",
+                "estimate": lm["percent"] / 100,
+                "ci_low": None if ci[0] is None else ci[0] / 100,
+                "ci_high": None if ci[1] is None else ci[1] / 100,
+                "interval": "95% CI" if lm["ci_percent"] else None,
+            }
+        )
+    ml = (results.get("frequentist") or {}).get("summary_ml")
+    if ml is not None:
+        for quantity, k in ((q_median, "median"), ("Weibull shape", "shape")):
+            rows.append(
+                {
+                    "quantity": quantity,
+                    "side": "frequentist",
+                    "method": "maximum of the summary likelihood",
+                    "scenario": primary_label,
+                    "estimate": ml[k],
+                }
+            )
+    source = results["posterior_source"]
+    for name, post in results["posterior"].items():
+        for quantity, k in ((q_median, "median"), ("Weibull shape", "shape")):
             row = {
                 "quantity": quantity,
                 "side": "bayesian",
-                "method": f"posterior, prior '{name}'",
-                "scenario": primary_label,
-                "estimate": post[key]["median"],
-                "ci_low": post[key]["ci95"][0],
-                "ci_high": post[key]["ci95"][1],
-                "interval": f"{PERCENT} equal-tailed credible",
+                "method": f"posterior ({source}), prior '{name}'",
+                "scenario": primary_label if source == "summary" else "patient data",
+                "estimate": post[k]["median"],
+                "ci_low": post[k]["ci95"][0],
+                "ci_high": post[k]["ci95"][1],
+                "interval": "95% equal-tailed credible",
             }
-            if key == "shape":
+            if k == "shape":
                 row.update(probability=post["p_shape_above_1"], probability_label="P(k > 1)")
             rows.append(row)
+        for t, s in post["survival_at"].items():
+            rows.append(
+                {
+                    "quantity": f"survival at {t} {unit}",
+                    "side": "bayesian",
+                    "method": f"posterior ({source}), prior '{name}'",
+                    "scenario": primary_label if source == "summary" else "patient data",
+                    "estimate": s["mean"],
+                    "ci_low": s["ci95"][0],
+                    "ci_high": s["ci95"][1],
+                    "interval": "95% equal-tailed credible",
+                }
+            )
+    patient = results.get("patient_data")
     if patient is not None:
-        rows.append(
-            {
-                "quantity": "median PFS (months)",
-                "side": "frequentist",
-                "method": "Weibull maximum likelihood, patient data",
-                "scenario": patient["origin"],
-                "estimate": patient["mle"]["median"],
-            }
-        )
-        rows.append(
-            {
-                "quantity": "Weibull shape",
-                "side": "frequentist",
-                "method": "Weibull maximum likelihood, patient data",
-                "scenario": patient["origin"],
-                "estimate": patient["mle"]["shape"],
-            }
-        )
+        for quantity, k in ((q_median, "median"), ("Weibull shape", "shape")):
+            rows.append(
+                {
+                    "quantity": quantity,
+                    "side": "frequentist",
+                    "method": "Weibull maximum likelihood, patient data",
+                    "scenario": patient["origin"],
+                    "estimate": patient["mle"][k],
+                }
+            )
     return comparison_frame(rows)
 
 
-def _sensitivity(scenarios, posterior, primary_name, primary_label) -> pd.DataFrame:
+def _sensitivity(results: dict[str, Any], primary_name: str, primary_label: str) -> pd.DataFrame:
     rows = []
-    for name, post in posterior.items():
-        for quantity, key in (("median_pfs", "median_months"), ("weibull_shape", "shape")):
+    for name, post in results["posterior"].items():
+        for quantity, k in (("median", "median"), ("weibull_shape", "shape")):
             rows.append(
                 {
                     "quantity": quantity,
@@ -541,14 +866,14 @@ def _sensitivity(scenarios, posterior, primary_name, primary_label) -> pd.DataFr
                     "assumption": "prior",
                     "scenario": f"{name}; {primary_label}",
                     "primary": name == primary_name,
-                    "estimate": post[key]["median"],
-                    "ci_low": post[key]["ci95"][0],
-                    "ci_high": post[key]["ci95"][1],
+                    "estimate": post[k]["median"],
+                    "ci_low": post[k]["ci95"][0],
+                    "ci_high": post[k]["ci95"][1],
                 }
             )
-    for label, sc in scenarios.items():
-        for quantity, key in (("median_pfs", "median_months"), ("weibull_shape", "shape")):
-            p = sc["posterior"][key]
+    for label, sc in (results.get("scenarios") or {}).items():
+        for quantity, k in (("median", "median"), ("weibull_shape", "shape")):
+            p = sc["posterior"][k]
             rows.append(
                 {
                     "quantity": quantity,
@@ -561,154 +886,8 @@ def _sensitivity(scenarios, posterior, primary_name, primary_label) -> pd.DataFr
                     "ci_high": p["ci95"][1],
                 }
             )
-            if key == "shape":
+            if k == "shape":
                 rows[-1].update(
                     probability=sc["posterior"]["p_shape_above_1"], probability_label="P(k > 1)"
                 )
     return sensitivity_frame(rows)
-
-
-def plot_survival(
-    idata: az.InferenceData,
-    reported: tuple[float, float, float | None],
-    *,
-    km: KaplanMeier | None = None,
-    ax: plt.Axes | None = None,
-) -> Figure:
-    """Posterior Weibull survival (median and 95 % band), reported median and CI, KM if given."""
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(6.5, 4.2))
-    else:
-        fig = ax.figure
-    m = idata.posterior[MEDIAN].values.reshape(-1)
-    k = idata.posterior[SHAPE].values.reshape(-1)
-    t = np.linspace(0, max(18.0, 3 * np.median(m)), 200)
-    surv = weibull_survival(t[:, None], m[None, :], k[None, :])
-    lo, mid, hi = np.quantile(surv, [INTERVAL_TAILS[0], 0.5, INTERVAL_TAILS[1]], axis=1)
-    ax.fill_between(t, lo, hi, alpha=0.3, color="C0", label=f"Weibull, {PERCENT} credible band")
-    ax.plot(t, mid, color="C0", label="Weibull, posterior median")
-    med, low, up = reported
-    ax.errorbar(
-        [med],
-        [0.5],
-        xerr=[[med - low], [(up - med) if up else 0]],
-        fmt="o",
-        color="C3",
-        capsize=4,
-        label=f"reported median, {PERCENT} CI",
-    )
-    if km is not None:
-        ax.step(
-            np.r_[0, km.time],
-            np.r_[1, km.survival],
-            where="post",
-            color="k",
-            lw=1,
-            label="Kaplan-Meier (patient data)",
-        )
-    ax.set_xlabel("months")
-    ax.set_ylabel("progression-free survival")
-    ax.set_ylim(0, 1.02)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
-
-
-def plot_forest(posterior, scenarios, primary_label, ax=None) -> Figure:
-    """Posterior median and 95 % interval of median PFS and shape, per prior and per scenario."""
-    rows = [(f"prior {n}", p) for n, p in posterior.items()]
-    rows += [(label, sc["posterior"]) for label, sc in scenarios.items() if not sc["primary"]]
-    if ax is None:
-        fig, axes = plt.subplots(1, 2, figsize=(9, 0.28 * len(rows) + 1.4), sharey=True)
-    else:
-        fig, axes = ax.figure, ax
-    y = np.arange(len(rows))[::-1]
-    for axis, key, title in (
-        (axes[0], "median_months", "median PFS (months)"),
-        (axes[1], "shape", "Weibull shape k"),
-    ):
-        for yi, (_, p) in zip(y, rows, strict=True):
-            axis.plot(p[key]["ci95"], [yi, yi], color="C0")
-            axis.plot(p[key]["median"], yi, "o", color="C0", ms=4)
-        axis.set_title(title, fontsize=9)
-    axes[1].axvline(1.0, color="grey", ls=":", lw=1)
-    axes[0].set_yticks(y, [r[0] for r in rows], fontsize=7)
-    fig.suptitle(f"primary assumptions: {primary_label}", fontsize=8)
-    fig.tight_layout()
-    return fig
-
-
-def _sentences(reported, posterior, primary_name, ml, ppc, validation, scenarios) -> list[str]:
-    p = posterior[primary_name]
-    prior = PFS_PRIORS[primary_name].parameters
-    med, lo, hi = reported
-    out = [
-        f"From the published median PFS of {med} months ({PERCENT} CI {lo}-"
-        f"{'not estimable' if hi is None else hi}) alone, the Weibull"
-        f" posterior median PFS is {p['median_months']['median']:.1f} months ({PERCENT} credible "
-        f"interval {p['median_months']['ci95'][0]:.1f}-{p['median_months']['ci95'][1]:.1f}) under "
-        f"the '{primary_name}' prior.",
-        f"The Weibull shape is {p['shape']['median']:.2f} ({p['shape']['ci95'][0]:.2f}-"
-        f"{p['shape']['ci95'][1]:.2f}); P(k > 1, a rising hazard) = {p['p_shape_above_1']:.2f}. "
-        f"The width of the CI carries real but weak information about the shape: the sd of log k "
-        f"falls from {prior['log_shape_sd']:.2f} (prior) to {p['sd_log_shape']:.2f} (posterior).",
-        f"Estimated PFS at 6 months: {p['survival_at']['6']['mean']:.0%} "
-        f"({p['survival_at']['6']['ci95'][0]:.0%}-{p['survival_at']['6']['ci95'][1]:.0%}); at 12 "
-        f"months: {p['survival_at']['12']['mean']:.0%} "
-        f"({p['survival_at']['12']['ci95'][0]:.0%}-{p['survival_at']['12']['ci95'][1]:.0%}).",
-        f"The summary likelihood is maximal at median {ml['median']:.2f} months and shape "
-        f"{ml['shape']:.2f} (frequentist counterpart; the published KM median is {med}).",
-    ]
-    parts = []
-    for name in ("median", "lower", "upper"):
-        e = ppc[name]
-        if "p_simulated_at_most_reported" in e:
-            parts.append(
-                f"{name} {e['reported']} at predictive quantile "
-                f"{e['p_simulated_at_most_reported']:.2f}"
-            )
-    out.append(
-        "Posterior predictive check (trials simulated from the posterior, KM median and CI "
-        "recomputed): reported " + "; ".join(parts) + " (values near 0 or 1 would signal "
-        "misfit)."
-    )
-    meds = [sc["posterior"]["median_months"]["median"] for sc in scenarios.values()]
-    shapes = [sc["posterior"]["shape"]["median"] for sc in scenarios.values()]
-    out.append(
-        f"Across the {len(scenarios)} assumption scenarios the posterior median PFS ranges "
-        f"{min(meds):.1f}-{max(meds):.1f} months and the shape {min(shapes):.2f}-"
-        f"{max(shapes):.2f}."
-    )
-    if validation is not None:
-        cov = validation["pooled_coverage95"]
-        sbc = validation["sbc_p_values"]
-        out.append(
-            f"How well the approximation holds (simulation study, {validation['replicates']} "
-            f"simulated trials of n = 48): {PERCENT} intervals covered the true median in "
-            f"{cov[MEDIAN]:.0%} and the true shape in {cov[SHAPE]:.0%} of trials; SBC over "
-            f"{validation['sbc_replicates']} replicates gave chi-square p = "
-            f"{sbc.get(MEDIAN, 0):.2f} "
-            f"(median) and {sbc.get(SHAPE, 0):.2f} (shape)."
-        )
-    else:
-        out.append(
-            "No stored validation study was found (run python -m "
-            "trial_reanalysis.analysis.studies.pfs_validation)."
-        )
-    return out
-
-
-def _assumption_sentences(sets, prim, cal) -> list[str]:
-    transform, n, cens = prim
-    return [
-        f"The CI of the median is assumed computed on the {transform} scale (Brookmeyer-Crowley); "
-        f"swept over {', '.join(sets['transform']['sweep'])}.",
-        f"The effective number at risk for PFS is assumed {n}; swept over "
-        f"{', '.join(str(x) for x in sets['n_at_risk']['sweep'])}.",
-        f"Censoring is assumed to affect {cens[0]:.0%}-{cens[1]:.0%} of patients (independent "
-        f"random censoring); swept over "
-        f"{', '.join(f'{a:.0%}-{b:.0%}' for a, b in sets['censoring']['sweep'])}.",
-        f"PFS times follow a Weibull distribution; the reported (L, M, U) are treated as order "
-        f"statistics with a Dirichlet likelihood calibrated by simulation (alpha0 = "
-        f"{cal['alpha0']:.1f}, {cal['origin']}).",
-    ]

@@ -671,21 +671,24 @@ def pfs_plan_from_results(
     *,
     source: str = "results.json",
     seed: int = DEFAULT_SEED,
+    endpoint: str = "pfs",
 ) -> PfsPlanResult:
-    """P(KM median PFS > threshold) of a follow-up whose design prior is an exported PFS prior.
+    """P(KM median > threshold) of a follow-up whose design prior is an exported prior of a
+    time-to-event endpoint (``followup_priors.<endpoint>``; times in that endpoint's unit, which
+    the ``*_months`` arguments then stand for).
 
     The prior is a bivariate normal on (log median, log shape); 10^5 seeded draws of it feed
     :func:`pfs_success_probability` (10^4 simulated trials).
     """
-    by_name = _priors_by_name(results, "pfs", source)
+    by_name = _priors_by_name(results, endpoint, source)
     prior = by_name.get(prior_name) if prior_name is not None else next(iter(by_name.values()))
     if prior is None:
         raise InputError(
             source,
-            "followup_priors.pfs",
+            f"followup_priors.{endpoint}",
             f"no prior named {prior_name!r}; available: {', '.join(map(str, by_name))}",
         )
-    where = f"followup_priors.pfs.{prior.get('name')}"
+    where = f"followup_priors.{endpoint}.{prior.get('name')}"
     if prior.get("family") != "mvnormal":
         raise InputError(source, where, "not an mvnormal prior")
     try:
@@ -731,9 +734,13 @@ def plan_command(
         raise InputError(path, "<file>", f"cannot read results ({exc.strerror})") from exc
     except json.JSONDecodeError as exc:
         raise InputError(path, "<file>", f"not valid JSON: {exc}") from exc
-    if endpoint == "pfs":
+    tte = results.get("time_to_event") if isinstance(results, dict) else None
+    if endpoint == "pfs" or (isinstance(tte, dict) and endpoint in tte):
+        # a time-to-event endpoint (results schema 2: time_to_event.<key>); times in its unit
         if threshold_months is None:
-            raise InputError("--threshold-months", "threshold", "required for --endpoint pfs")
+            raise InputError(
+                "--threshold-months", "threshold", f"required for --endpoint {endpoint}"
+            )
         pfs = pfs_plan_from_results(
             results,
             prior_name,
@@ -742,6 +749,7 @@ def plan_command(
             followup_months,
             threshold_months,
             source=str(path),
+            endpoint=endpoint,
         )
         if as_json:
             return json.dumps(pfs.to_dict(), indent=2)

@@ -32,21 +32,37 @@ import numpy as np
 from scipy import stats
 
 from trial_reanalysis.analysis.frequentist.survival import TRANSFORMS, km_median_ci_batch
+from trial_reanalysis.analysis.inference.calibration import (
+    STUDY_FILE,
+    dirichlet_alpha,
+    simulate_trials,
+)
 from trial_reanalysis.analysis.inference.executors import map_tasks
 from trial_reanalysis.analysis.inference.fitting import CompiledModel, SamplerSettings
-from trial_reanalysis.analysis.paths import DATA_DIR
 from trial_reanalysis.analysis.provenance import git_commit
-from trial_reanalysis.analysis.studies.pfs_calibration import dirichlet_alpha, simulate_trials
-from trial_reanalysis.models.priors import primary
+from trial_reanalysis.models.priors import PriorScenario
 from trial_reanalysis.models.time_to_event import (
     MEDIAN,
-    PFS_PRIORS,
     SHAPE,
+    build_summary_model,
     prior_data,
     summary_data,
 )
 
-STUDY_FILE = DATA_DIR / "validation" / "pfs_study.json"
+#: The prior of the study (the primary PFS prior of the seed when the stored study was run: the
+#: study checks the likelihood, so its prior is fixed here, apart from the analyses' defaults).
+STUDY_PRIOR = PriorScenario(
+    "weakly_informative",
+    "lognormal",
+    {
+        "log_median_mu": float(np.log(4.0)),
+        "log_median_sd": 1.0,
+        "log_shape_mu": 0.0,
+        "log_shape_sd": 0.6,
+    },
+    "Median centred at 4 months (95 % range 0.6-28), shape centred at 1 (95 % range 0.3-3.2).",
+    primary=True,
+)
 STUDY_SEED = 20240612
 N = 48
 CENSORING = (0.0, 0.2)
@@ -56,17 +72,20 @@ STUDY_SETTINGS = SamplerSettings(draws=500, tune=500, chains=2)
 SBC_THIN_DRAWS = 99
 SBC_BINS = 10
 
-_COMPILED: CompiledModel | None = None
+#: Summary models compiled in this (worker) process, by pattern ("L,M,U", or "L,M" when a
+#: simulated upper limit is undefined).
+_COMPILED: dict[str, CompiledModel] = {}
 
 
-def _compiled() -> CompiledModel:
-    """The summary model of :mod:`analysis.endpoints.time_to_event`, compiled once per (worker)
-    process."""
-    from trial_reanalysis.analysis.endpoints.time_to_event import (
-        compiled_summary_model,  # pfs imports this module's STUDY_FILE
-    )
-
-    return _COMPILED or compiled_summary_model()
+def _compiled(pattern: str = "L,M,U") -> CompiledModel:
+    """The summary model of a pattern, compiled once per (worker) process."""
+    if pattern not in _COMPILED:
+        alpha, _, _ = dirichlet_alpha(N, "log", CENSORING)
+        data = summary_data(4.4, 3.6, 5.9, alpha)
+        _COMPILED[pattern] = CompiledModel(
+            build_summary_model(pattern, data, prior=STUDY_PRIOR), name=f"time_to_event[{pattern}]"
+        )
+    return _COMPILED[pattern]
 
 
 def _simulate_report(
@@ -89,7 +108,8 @@ def fit_replicate(
     """Fit one simulated report; return ETIs, posterior medians and thinned draws."""
     alpha, _, _ = dirichlet_alpha(N, transform, CENSORING)
     data = summary_data(report[0], report[1], report[2], alpha)
-    data.update(prior_data(primary(PFS_PRIORS)))
+    data.update(prior_data(STUDY_PRIOR))
+    data = {k: v for k, v in data.items() if k in compiled.data_names}
     idata = compiled.fit(data, seed=seed, settings=STUDY_SETTINGS)
     out: dict[str, Any] = {"divergences": int(idata.sample_stats["diverging"].values.sum())}
     for var in (MEDIAN, SHAPE):
@@ -104,13 +124,13 @@ def fit_replicate(
 
 def _coverage_task(args: tuple[str, float, int, int]) -> dict[str, Any]:
     transform, shape, n_rep, seed = args
-    compiled = _compiled()
     rng = np.random.default_rng(seed)
     rows = []
     while len(rows) < n_rep:
         report = _simulate_report(rng, TRUE_MEDIAN, shape, transform)
         if report is None:
             continue
+        compiled = _compiled("L,M,U" if report[2] is not None else "L,M")
         fit = fit_replicate(compiled, report, transform, int(rng.integers(2**31)))
         rows.append(
             {
@@ -124,9 +144,8 @@ def _coverage_task(args: tuple[str, float, int, int]) -> dict[str, Any]:
 
 def _sbc_task(args: tuple[int, int]) -> list[dict[str, Any]]:
     n_rep, seed = args
-    compiled = _compiled()
     rng = np.random.default_rng(seed)
-    p = primary(PFS_PRIORS).parameters
+    p = STUDY_PRIOR.parameters
     out = []
     while len(out) < n_rep:
         m = float(np.exp(rng.normal(p["log_median_mu"], p["log_median_sd"])))
@@ -134,6 +153,7 @@ def _sbc_task(args: tuple[int, int]) -> list[dict[str, Any]]:
         report = _simulate_report(rng, m, k, "log")
         if report is None:
             continue
+        compiled = _compiled("L,M,U" if report[2] is not None else "L,M")
         fit = fit_replicate(compiled, report, "log", int(rng.integers(2**31)))
         out.append(
             {
@@ -249,7 +269,8 @@ def run_study(
                 "reps_per_setting": reps_per_setting,
                 "sbc_replicates": sbc_reps,
                 "sbc_transform": "log",
-                "prior": primary(PFS_PRIORS).name,
+                "prior": STUDY_PRIOR.name,
+                "prior_parameters": STUDY_PRIOR.parameters,
                 "sampler": {
                     "draws": STUDY_SETTINGS.draws,
                     "tune": STUDY_SETTINGS.tune,

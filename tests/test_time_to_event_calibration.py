@@ -1,4 +1,5 @@
-"""The stored Dirichlet calibration: provenance, sanity values, and the on-the-fly path."""
+"""The stored Dirichlet calibration (read through analysis.inference.calibration): provenance,
+sanity values, the on-the-fly path, and a calibration that cannot be defined."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import numpy as np
 import pytest
 
 from trial_reanalysis.analysis.frequentist.survival import TRANSFORMS, crossing_levels
-from trial_reanalysis.analysis.studies.pfs_calibration import (
+from trial_reanalysis.analysis.inference.calibration import (
     CALIBRATION_FILE,
     calibrate,
     censoring_rate,
@@ -74,3 +75,24 @@ def test_censoring_mechanism_hits_the_fraction():
     fast = censoring_rate_fast(np.array([0.1, 0.25]), np.array([1.0, 2.2]))
     exact = [censoring_rate(0.1, 1.0), censoring_rate(0.25, 2.2)]
     np.testing.assert_allclose(fast, np.ravel(exact), rtol=2e-3)
+
+
+def test_too_heavy_censoring_for_a_calibration_is_a_clear_error():
+    """With 85-90 % censoring of 25 patients almost no simulated trial has (L, M, U) defined:
+    the calibration refuses, naming why, instead of fitting alpha to an empty sample."""
+    with pytest.raises(ValueError, match="calibration is not defined"):
+        calibrate(25, "log", (0.85, 0.9), seed=1, trials_per_shape=200)
+
+
+def test_analysis_modules_do_not_import_a_study():
+    """STYLE.md: an analysis reads stored calibration as data, never imports a study module."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "analysis"
+    for module in ("endpoints/time_to_event.py", "inference/calibration.py"):
+        imports = [
+            line
+            for line in (root / module).read_text().splitlines()
+            if line.lstrip().startswith(("import ", "from "))
+        ]
+        assert imports and not any("studies" in line for line in imports), module
