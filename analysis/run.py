@@ -341,18 +341,33 @@ def analyse_endpoint(
     """Analyse one endpoint and write its posteriors (netCDF) and figures (PNG) into ``out``
     (``out=None``: keep them in the result, for the notebook API).
 
-    What a worker process runs: import the kind's analysis by name, run it, derive its follow-up
-    priors, write its files."""
-    module, function = KINDS[kind]
+    The kind's analysis and presenter are looked up here and passed by name, so that a worker
+    process (which imports them) runs what this process registered."""
+    return _analyse(*KINDS[kind], PRESENTERS.get(kind), kind, key, loaded, seed, allow_failed, out)
+
+
+def _analyse(
+    module: str,
+    function: str,
+    presenter: str | None,
+    kind: str,
+    key: str,
+    loaded: LoadedTrial,
+    seed: int,
+    allow_failed: bool,
+    out: Path | None,
+) -> EndpointResult:
+    """What a worker runs: import the analysis by name, run it, derive its follow-up priors,
+    word and draw it, write its files."""
     analyse = getattr(importlib.import_module(module), function)
     result = analyse(loaded, key, seed=seed, allow_failed=allow_failed)
     result.kind = kind
-    if result.primary_draws and kind in PRESENTERS:
+    if result.primary_draws and presenter is not None:
         from trial_reanalysis.analysis.planning.followup import endpoint_followup_priors
 
         result.followup = endpoint_followup_priors(kind, result.primary_draws)
-    if kind in PRESENTERS:  # words and figures from the numbers (the report's side)
-        importlib.import_module(PRESENTERS[kind]).present(result, loaded)
+    if presenter is not None:  # words and figures from the numbers (the report's side)
+        importlib.import_module(presenter).present(result, loaded)
     if out is not None:
         _write_endpoint_files(Path(out), result)
         result.posteriors = {}  # written; a worker's reply stays small (quick to send, see below)
@@ -382,7 +397,14 @@ def _analyse_endpoints(
     try:
         order = sorted(names, key=lambda n: -COST_RANK.get(names[n][0], 0))
         futures: dict[Future, str] = {
-            pool.submit(analyse_endpoint, *names[name], *args): name for name in order
+            pool.submit(
+                _analyse,
+                *KINDS[names[name][0]],
+                PRESENTERS.get(names[name][0]),
+                *names[name],
+                *args,
+            ): name
+            for name in order
         }
         results: dict[str, EndpointResult] = {}
         pending = set(futures)

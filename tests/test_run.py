@@ -30,23 +30,24 @@ def test_run_writes_every_output(primary_run: Path) -> None:
         assert (primary_run / name).stat().st_size > 1000, name
     assert (primary_run / "tables" / "burden_reduction_comparison.csv").exists()
     assert (primary_run / "figures" / "burden_reduction_posterior.png").exists()
-    assert len(list((primary_run / "posteriors").glob("*.nc"))) == 8  # 4 priors x 2 candidates
+    assert len(list((primary_run / "posteriors").glob("*.nc"))) == 4  # one fit per prior
     html = (primary_run / "report.html").read_text()
     assert "data:image/png;base64," in html and "http://" not in html and "https://" not in html
 
 
 def test_results_follow_the_contract(primary_run: Path) -> None:
     r = json.loads((primary_run / "results.json").read_text())
-    assert r["schema_version"] == 1
-    br = r["burden_reduction"]
+    assert r["schema_version"] == 2 and r["schema_version_read"] == 2
+    br = r["rates"]["burden_reduction"]
     assert (br["reconstruction"]["responders"], br["reconstruction"]["evaluable"]) == (14, 47)
-    assert {(c["responders"], c["evaluable"]) for c in br["reconstruction"]["candidates"]} == {
-        (14, 47),
-        (13, 44),
-    }
+    # every (x, n <= 48) whose exact CI prints as 30 % (17-45 %), rounded (14/47, 13/44) or
+    # truncated (14/46, 12/40): the file says its rounding is unknown (DESIGN.md 4.1)
+    found = {(c["responders"], c["evaluable"]) for c in br["reconstruction"]["candidates"]}
+    assert found == {(14, 47), (13, 44), (14, 46), (12, 40)}
     assert br["primary_prior"] == "uniform"
     assert set(br["posterior"]) == {"uniform", "jeffreys", "skeptical", "enthusiastic"}
-    assert set(br["sensitivity"]) == {"14/47", "13/44"}
+    counts = {row["scenario"] for row in br["sensitivity"] if row["assumption"] == "count"}
+    assert counts == {"14/47", "13/44", "14/46", "12/40"}
     for post in br["posterior"].values():
         assert set(post) >= {
             "mean",
@@ -110,7 +111,9 @@ def test_worker_processes_give_the_same_outputs(tmp_path: Path) -> None:
     for f in pngs:
         assert (here / f).read_bytes() == (there / f).read_bytes(), f
     posteriors = [f for f in files if f.suffix == ".nc"]
-    assert len(posteriors) == 8 + 8  # 4 priors x 2 candidates; 8 adverse-event scenarios
+    # the rate: one fit per prior (4); the comparisons: each of 3 events under 8 scenarios,
+    # and one file holding every event's primary fit
+    assert len(posteriors) == 4 + 3 * 8 + 1
     for f in posteriors[::5]:  # read back with ArviZ's default reader
         a, b = az.from_netcdf(here / f), az.from_netcdf(there / f)
         for group in ("posterior", "sample_stats", "constant_data"):

@@ -23,8 +23,8 @@ from matplotlib.figure import Figure
 
 from trial_reanalysis.analysis.constants import INTERVAL_LEVEL, INTERVAL_TAILS
 from trial_reanalysis.analysis.endpoints.base import EndpointResult
-from trial_reanalysis.analysis.endpoints.summaries import probability_text
 from trial_reanalysis.analysis.frequentist.survival import weibull_survival
+from trial_reanalysis.analysis.report.wording import format_probability
 from trial_reanalysis.analysis.trials.load import LoadedTrial
 from trial_reanalysis.models.time_to_event import MEDIAN, SHAPE
 
@@ -109,7 +109,7 @@ def sentences_of(results: Mapping[str, Any]) -> list[str]:
     prior_sd = results["priors"][name]["parameters"]["log_shape_sd"]
     out.append(
         f"The Weibull shape is {p['shape']['median']:.2f} ({_interval(p['shape']['ci95'])}); "
-        f"P(k > 1) = {probability_text(p['p_shape_above_1'])}: "
+        f"P(k > 1) = {format_probability(p['p_shape_above_1'])}: "
         f"{hazard_words(p['p_shape_above_1'])}. The sd of log k falls from {prior_sd:.2f} "
         f"(prior) to {p['sd_log_shape']:.2f} (posterior)."
     )
