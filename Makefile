@@ -12,7 +12,7 @@ SEED ?= 20101115
 BLAS_LDFLAGS := $(shell ldconfig -p 2>/dev/null | grep -q 'libblas.so ' && echo '-lblas -llapack')
 export PYTENSOR_FLAGS ?= blas__ldflags=$(BLAS_LDFLAGS)
 
-.PHONY: run test validate lint format bench clean
+.PHONY: run test validate lint format bench docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,5 +42,8 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 
+docs: $(STAMP)  ## the documentation site into site/
+	$(BIN)/mkdocs build --strict --site-dir site
+
 clean:
-	rm -rf $(VENV) $(OUT) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(OUT) site .pytest_cache .ruff_cache
