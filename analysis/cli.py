@@ -114,6 +114,20 @@ def findings_table(output: Any) -> Table:
     return table
 
 
+def historical_set(
+    trial_file: Path | None, historical: Path | None, planners: bool | None
+) -> Path | None:
+    """The historical set of the planners' section: the one given, else (for the seed trial) the
+    packaged set of its setting; None when the section is off."""
+    from trial_reanalysis.analysis.planning.historical import DEFAULT_HISTORICAL
+
+    if planners is False:
+        return None
+    if historical is not None:
+        return historical
+    return DEFAULT_HISTORICAL if (trial_file is None or planners) else None
+
+
 def committed_figures_dir(
     trial_file: Path | None, seed: int, endpoints: list[str] | None, refresh: bool | None
 ) -> Path | None:
@@ -170,6 +184,22 @@ def run(
             "the default run: seed trial, default seed, every endpoint).",
         ),
     ] = None,
+    historical: Annotated[
+        Path | None,
+        typer.Option(
+            help="A historical set (data/historical/*.toml) for the planners' section: MAP "
+            "priors across trials and a comparison of follow-up designs. Default: the packaged "
+            "set of the seed's setting, for the seed trial only.",
+        ),
+    ] = None,
+    planners: Annotated[
+        bool | None,
+        typer.Option(
+            "--planners/--no-planners",
+            help="Add (or leave out) the planners' section (default: on for the seed trial or "
+            "when --historical is given).",
+        ),
+    ] = None,
     workers: Annotated[
         int | None,
         typer.Option(
@@ -195,6 +225,7 @@ def run(
         figures_dir=committed_figures_dir(trial_file, seed, endpoint, refresh_figures),
         endpoints=tuple(endpoint) if endpoint else None,
         workers=workers,
+        historical=historical_set(trial_file, historical, planners),
     )
     with Progress(
         SpinnerColumn(),

@@ -88,6 +88,9 @@ class RunConfig:
     figures_dir: Path | None = None
     endpoints: tuple[str, ...] | None = None
     workers: int | None = None  # processes for the endpoints; None: one per endpoint, <= cores
+    #: A historical set (data/historical/*.toml) for the planners' section: MAP priors across
+    #: trials and the design comparison. None: no planners' section.
+    historical: Path | None = None
 
 
 @dataclass
@@ -104,6 +107,7 @@ class RunOutput:
     files: list[str] = field(default_factory=list)
     planning_table: pd.DataFrame | None = None
     planning_figure: Figure | None = None
+    planners: dict[str, Any] | None = None  # sentences, tables and figures of that section
 
     @property
     def diagnostics_passed(self) -> bool:
@@ -317,6 +321,20 @@ def _collect_and_write(
         table, figure = planning_overview(followup[rate], p0, p1)
         output.planning_table, output.planning_figure = table, figure
         results["followup_planning"] = table.to_dict(orient="records")
+    if config.historical is not None:
+        tell("planners' section: MAP priors across trials, designs", n_steps - 1, n_steps)
+        from trial_reanalysis.analysis.planning.planners import planners_section
+        from trial_reanalysis.analysis.report.planners import present_planners
+
+        section = planners_section(
+            loaded,
+            followup,
+            historical=config.historical,
+            seed=config.seed,
+            allow_failed=config.allow_failed_diagnostics,
+        )
+        results["planners"] = section
+        output.planners = present_planners(section)
     _write_run_files(tmp, output, loaded, config)
     return output
 
@@ -472,4 +490,9 @@ def _write_run_files(tmp: Path, output: RunOutput, loaded: LoadedTrial, config: 
     if output.planning_table is not None:
         output.planning_table.to_csv(tmp / "tables" / "followup_planning.csv", index=False)
         report.save_figure(output.planning_figure, tmp / "figures" / "followup_oc_curves.png")
+    if output.planners is not None:
+        for stem, table in output.planners["tables"].items():
+            table.to_csv(tmp / "tables" / f"{stem}.csv", index=False)
+        for stem, fig in output.planners["figures"].items():
+            report.save_figure(fig, tmp / "figures" / f"{stem}.png")
     report.write_reports(tmp, output, loaded, config)
