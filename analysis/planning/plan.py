@@ -11,6 +11,14 @@ vague Beta(1, 1)). The posterior probability increases with x, so success is x >
 * prior predictive of x under a *design prior* (Beta or Beta mixture): the beta-binomial mixture;
 * assurance (probability of success) = P(x >= x_c) under that prior predictive.
 
+The posterior rule is not a level-``1 - success_prob`` test: P(theta > 0.05 | x) >= 0.95 under
+Beta(1, 1) has exact type I error 0.0755 at n = 20 and 0.0787 at n = 60. The *calibrated* rule
+takes the smallest threshold c whose exact type I error is <= alpha (:func:`calibrated_rule`).
+Because P(theta > p0 | x) increases with x under any prior (the binomial likelihood ratio is
+monotone in x), its critical count is the exact binomial test's, whatever the analysis prior: the
+analysis prior changes the calibrated threshold c (the posterior probability at that count), and
+changes the critical count of a *fixed* threshold, not the calibrated count.
+
 Identity for checks: P(Beta(x, n - x + 1) > p0) = P(Binomial(n, p0) < x), so the limiting analysis
 prior Beta(0, 1) reproduces the classical exact one-sided binomial test. Beta(1, 1) gives the
 posterior Beta(x + 1, n - x + 1), so its x_c equals the classical critical value *for n + 1* minus
@@ -106,6 +114,34 @@ def critical_responders(
     return int(ok[0]) if ok.size else None
 
 
+def calibrated_rule(
+    n: int, p0: float, alpha: float = 0.05, analysis_prior: PriorLike = None
+) -> tuple[int, float, float] | None:
+    """The calibrated single-stage rule: the smallest threshold c for which the rule "success
+    when P(theta > p0 | x) >= c" has exact type I error P(Binomial(n, p0) >= x_c) <= alpha.
+
+    The type I error of a threshold is a step function of it, so the answer is a critical count
+    x_c and the interval (lo, hi] of thresholds that give it: lo is the largest attainable
+    posterior probability below hi = P(theta > p0 | x_c) (0 when none). Returns (x_c, lo, hi), or
+    None when no rule qualifies (e.g. p0^n > alpha). Ties in the posterior probabilities (values
+    rounding to 1) are honoured: a threshold admits every x reaching it.
+    """
+    if int(n) != n or not 1 <= n <= MAX_PLAN_N:
+        raise ValueError(f"n must be an integer in 1..{MAX_PLAN_N}, got {n}")
+    if not 0 < p0 < 1:
+        raise ValueError(f"p0 must be in (0, 1), got {p0}")
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+    post = posterior_prob_above(int(n), p0, analysis_prior)
+    tails = stats.binom.sf(np.arange(n + 1) - 1, int(n), p0)  # P(X >= x)
+    levels = np.unique(post)  # ascending attainable thresholds
+    for i, c in enumerate(levels):
+        x_c = int(np.argmax(post >= c))
+        if tails[x_c] <= alpha:
+            return x_c, float(levels[i - 1]) if i else 0.0, float(c)
+    return None
+
+
 def prior_predictive(n: int, design_prior: PriorLike) -> np.ndarray:
     """P(x responders of n) for x = 0..n under a Beta / Beta-mixture design prior."""
     mix = as_beta_mixture(design_prior)
@@ -144,6 +180,12 @@ class PlanResult:
         prior_predictive: P(x) for x = 0..n under the design prior (None without one).
         posterior_prob_above_p0: P(theta > p0 | x) for x = 0..n.
         simon: Simon optimal/minimax designs for the same p0/p1 (None when unavailable).
+        alpha: the type I error the calibrated rule keeps to.
+        calibrated_critical_responders: x_c of :func:`calibrated_rule` (None when no rule keeps
+            to alpha).
+        calibrated_success_prob: (lo, hi): every threshold c in (lo, hi] gives that rule.
+        calibrated_type1_error, calibrated_power, calibrated_assurance: its OC (assurance None
+            without a design prior).
     """
 
     n: int
@@ -161,6 +203,12 @@ class PlanResult:
     design_prior_name: str | None = None
     simon: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
+    alpha: float = 0.05
+    calibrated_critical_responders: int | None = None
+    calibrated_success_prob: tuple[float, float] | None = None
+    calibrated_type1_error: float = 0.0
+    calibrated_power: float = 0.0
+    calibrated_assurance: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable dict (arrays as lists)."""
@@ -192,11 +240,16 @@ def plan_binary(
     simon: bool = True,
     simon_alpha: float = 0.05,
     simon_power: float = 0.80,
+    alpha: float = 0.05,
 ) -> PlanResult:
     """Exact OC, prior predictive and assurance of a single-arm trial of n patients.
 
-    ``design_prior`` None means no assurance / prior predictive. ``simon`` adds the Simon designs
-    for (p0, p1, simon_alpha, simon_power) when :mod:`analysis.frequentist.binomial` provides them.
+    Two rules: the nominal "P(theta > p0 | x) >= success_prob" and the calibrated one of
+    :func:`calibrated_rule` (exact type I error <= ``alpha``), both under ``analysis_prior``
+    (default Beta(1, 1)); assurance averages success over ``design_prior`` (the prior over the
+    true rate). ``design_prior`` None means no assurance / prior predictive. ``simon`` adds the
+    Simon designs for (p0, p1, simon_alpha, simon_power) when
+    :mod:`analysis.frequentist.binomial` provides them.
     """
     _check_design(n, p0, success_prob)
     if not 0 < p1 < 1:
@@ -205,15 +258,21 @@ def plan_binary(
     post = posterior_prob_above(n, p0, amix)
     ok = np.flatnonzero(post >= success_prob)
     crit = int(ok[0]) if ok.size else None
+    calibrated = calibrated_rule(n, p0, alpha, amix)
+    cal, cal_c = (None, None) if calibrated is None else (calibrated[0], calibrated[1:])
     x = np.arange(n + 1)
-    pred = assurance = None
+    pred = assurance = cal_assurance = None
     dprior = None
     if design_prior is not None:
         dmix = as_beta_mixture(design_prior)
         dprior = _describe(dmix)
         pred = prior_predictive(n, dmix)
         assurance = _tail(pred, crit)
+        cal_assurance = _tail(pred, cal)
     notes = [] if crit is not None else ["no outcome of this trial can declare success"]
+    if cal is None:
+        notes.append(f"no rule of this trial keeps the type I error at or below {alpha:g}")
+    null_pmf, alt_pmf = stats.binom.pmf(x, n, p0), stats.binom.pmf(x, n, p1)
     sim = simon_comparison(p0, p1, simon_alpha, simon_power) if simon else None
     return PlanResult(
         n=int(n),
@@ -223,14 +282,20 @@ def plan_binary(
         analysis_prior=_describe(amix),
         design_prior=dprior,
         critical_responders=crit,
-        type1_error=_tail(stats.binom.pmf(x, n, p0), crit),
-        power=_tail(stats.binom.pmf(x, n, p1), crit),
+        type1_error=_tail(null_pmf, crit),
+        power=_tail(alt_pmf, crit),
         assurance=assurance,
         prior_predictive=pred,
         posterior_prob_above_p0=post,
         design_prior_name=design_prior_name,
         simon=sim,
         notes=notes,
+        alpha=float(alpha),
+        calibrated_critical_responders=cal,
+        calibrated_success_prob=cal_c,
+        calibrated_type1_error=_tail(null_pmf, cal),
+        calibrated_power=_tail(alt_pmf, cal),
+        calibrated_assurance=cal_assurance,
     )
 
 
@@ -264,6 +329,23 @@ def format_plan(plan: PlanResult) -> str:
         (f"power at p1 = {plan.p1:g}", f"{plan.power:.4f}"),
         ("assurance", "-" if plan.assurance is None else f"{plan.assurance:.4f}"),
     ]
+    cc = plan.calibrated_critical_responders
+    if cc is None:
+        rows.append((f"calibrated (type I <= {plan.alpha:g})", "no rule qualifies"))
+    else:
+        cal_a = "-" if plan.calibrated_assurance is None else f"{plan.calibrated_assurance:.4f}"
+        rows += [
+            (
+                f"calibrated (type I <= {plan.alpha:g})",
+                f"responders >= {cc} of {plan.n} (threshold c in "
+                f"({plan.calibrated_success_prob[0]:.4f}, {plan.calibrated_success_prob[1]:.4f}])",
+            ),
+            (
+                "  its type I error / power",
+                f"{plan.calibrated_type1_error:.4f} / {plan.calibrated_power:.4f}",
+            ),
+            ("  its assurance", cal_a),
+        ]
     if plan.prior_predictive is not None:
         pred = plan.prior_predictive
         mean = float(np.arange(pred.size) @ pred)
@@ -623,6 +705,8 @@ def pfs_success_probability(
 #: Follow-up designs the report shows by default: n patients, success if P(rate > p0) >= 0.95.
 REPORT_NS = (20, 30, 40, 60)
 REPORT_SUCCESS_PROB = 0.95
+#: Type I error the report's calibrated rule keeps to.
+REPORT_ALPHA = 0.05
 
 
 def planning_overview(
@@ -631,29 +715,41 @@ def planning_overview(
     p1: float,
     ns: Sequence[int] = REPORT_NS,
     success_prob: float = REPORT_SUCCESS_PROB,
+    alpha: float = REPORT_ALPHA,
+    analysis_prior: PriorLike = None,
 ) -> tuple[pd.DataFrame, Figure]:
-    """For the report: exact OC and assurance of follow-ups of each n under each exported prior
-    (vague analysis prior), and the OC curves (probability of success against the true rate)."""
+    """For the report: per design prior and n, the nominal rule P(rate > p0 | x) >= success_prob
+    (its critical count and exact type I error) beside the calibrated rule of
+    :func:`calibrated_rule` (critical count, exact type I error, power, assurance under that
+    design prior); analysis prior ``analysis_prior`` (default Beta(1, 1)). Eight columns. Also the
+    OC curves (probability of success against the true rate) of the nominal rule."""
     rows = []
     for prior in rate_priors:
         for n in ns:
             plan = plan_binary(
-                n, p0, p1, success_prob, prior, None, design_prior_name=prior["name"], simon=False
+                n,
+                p0,
+                p1,
+                success_prob,
+                prior,
+                analysis_prior,
+                design_prior_name=prior["name"],
+                simon=False,
+                alpha=alpha,
             )
             rows.append(
                 {
                     "design prior": prior["name"],
-                    "prior ESS": prior.get("ess"),
-                    # the data's share, without the analysis prior's a0 + b0 (when annotated)
-                    "ESS without analysis prior": prior.get("ess_without_analysis_prior"),
                     "n": n,
-                    "success if responders >=": plan.critical_responders,
-                    f"type I error at {p0:g}": plan.type1_error,
-                    f"power at {p1:g}": plan.power,
-                    "assurance": plan.assurance,
+                    f"success if x >= (P >= {success_prob:g})": plan.critical_responders,
+                    f"its type I error at {p0:g}": plan.type1_error,
+                    f"success if x >= (type I <= {alpha:g})": plan.calibrated_critical_responders,
+                    "its type I error": plan.calibrated_type1_error,
+                    f"its power at {p1:g}": plan.calibrated_power,
+                    "its assurance": plan.calibrated_assurance,
                 }
             )
-    curves = oc_curves(ns, p0, success_prob)
+    curves = oc_curves(ns, p0, success_prob, analysis_prior)
     fig = plot_oc_curves(curves, p0=p0, p1=p1)
     fig.axes[0].set_title(
         f"Follow-up trial: success if P(rate > {p0:g} | data) >= {success_prob:g} (vague prior)"
