@@ -178,3 +178,57 @@ def test_planning_overview_columns_and_numbers() -> None:
     assert row60["its type I error at 0.05"] == pytest.approx(0.0787193, abs=5e-7)
     assert row60["its assurance"] == pytest.approx(beta_binom_tail(60, 7, 2, 38), rel=1e-10)
     assert len(fig.axes[0].lines) == 4 + 2  # one curve per n, p0 and p1 markers
+
+
+def test_cli_analysis_and_design_priors_are_separate(tmp_path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from trial_reanalysis.analysis.cli import app
+
+    results = tmp_path / "results.json"
+    results.write_text(
+        json.dumps(
+            {
+                "followup_priors": {
+                    "burden_reduction": [
+                        {"name": "beta", "family": "beta", "parameters": {"alpha": 15, "beta": 34}},
+                        {"name": "low", "family": "beta", "parameters": {"alpha": 2, "beta": 38}},
+                    ]
+                }
+            }
+        )
+    )
+    runner = CliRunner()
+    base = ["plan", "--results", str(results), "--n", "40", "--json"]
+
+    def run(*extra: str) -> dict:
+        out = runner.invoke(app, [*base, *extra])
+        assert out.exit_code == 0, out.output
+        return json.loads(out.output)
+
+    default = run()
+    assert default["design_prior_name"] == "beta"  # the primary (first) follow-up prior
+    assert default["analysis_prior"]["parameters"] == {"alpha": 1.0, "beta": 1.0}
+    optimistic = run("--analysis-prior", "3,7")
+    assert optimistic["critical_responders"] < default["critical_responders"] == 5
+    assert optimistic["type1_error"] == pytest.approx(
+        binom_tail(40, optimistic["critical_responders"], 0.05), rel=1e-12
+    )
+    assert optimistic["assurance"] > default["assurance"]  # a lower bar, same design prior
+    low = run("--design-prior", "low")
+    assert low["critical_responders"] == 5 and low["type1_error"] == default["type1_error"]
+    assert low["assurance"] == pytest.approx(beta_binom_tail(40, 5, 2, 38), rel=1e-10)
+    alias = run("--prior", "low")
+    assert alias["assurance"] == low["assurance"]
+    assert any("alias of --design-prior" in note for note in alias["notes"])
+    assert not any("alias" in note for note in low["notes"])
+    # an exported prior as the analysis prior, and calibration to another alpha
+    named = run("--analysis-prior", "low", "--alpha", "0.1")
+    assert named["analysis_prior"]["parameters"] == {"alpha": 2.0, "beta": 38.0}
+    assert named["calibrated_critical_responders"] == classical_critical(40, 0.05, 0.1)
+    both = runner.invoke(app, [*base, "--prior", "low", "--design-prior", "beta"])
+    assert both.exit_code == 2 and "alias" in both.output
+    unknown = runner.invoke(app, [*base, "--analysis-prior", "nope"])
+    assert unknown.exit_code == 2 and "nope" in unknown.output
