@@ -959,8 +959,11 @@ def planning_overview(
             )
     curves = oc_curves(ns, p0, success_prob, analysis_prior)
     fig = plot_oc_curves(curves, p0=p0, p1=p1)
+    amix = as_beta_mixture(analysis_prior)
+    vague = amix.n_components == 1 and amix.alpha[0] == amix.beta[0] == 1.0
     fig.axes[0].set_title(
-        f"Follow-up trial: success if P(rate > {p0:g} | data) >= {success_prob:g} (vague prior)"
+        f"Follow-up trial: success if P(rate > {p0:g} | data) >= {success_prob:g}"
+        + (" (vague prior)" if vague else " (chosen analysis prior)")
     )
     return pd.DataFrame(rows), fig
 
