@@ -429,33 +429,73 @@ def plan(
     endpoint: Annotated[str, typer.Option(help="Endpoint whose prior to use.")] = (
         "burden_reduction"
     ),
-    prior: Annotated[str | None, typer.Option(help="Name of the follow-up prior.")] = None,
+    design_prior: Annotated[
+        str | None,
+        typer.Option(
+            help="Design prior: the prior over the true rate (or median) for the assurance and "
+            "the prior predictive; a follow-up prior's name (default: the primary, first one) "
+            "or, with --map-prior, a prior of that file."
+        ),
+    ] = None,
+    prior: Annotated[
+        str | None, typer.Option(help="Alias of --design-prior (kept for old scripts).")
+    ] = None,
+    analysis_prior: Annotated[
+        str | None,
+        typer.Option(
+            help="Prior of the final analysis: 'a,b' for Beta(a, b) or a follow-up prior's name "
+            "(default Beta(1, 1))."
+        ),
+    ] = None,
     n: Annotated[int, typer.Option(help="Patients in the follow-up trial.")] = 40,
     p0: Annotated[float, typer.Option(help="Uninteresting rate (null).")] = 0.05,
     p1: Annotated[float, typer.Option(help="Target rate (alternative).")] = 0.20,
     success_prob: Annotated[
         float, typer.Option(help="Success when P(rate > p0 | data) >= this.")
     ] = 0.95,
+    alpha: Annotated[
+        float, typer.Option(help="Type I error the calibrated rule keeps to (binary).")
+    ] = 0.05,
     accrual_months: Annotated[
-        float, typer.Option(help="PFS only: uniform accrual period (months).")
+        float, typer.Option(help="Time to event only: uniform accrual period (endpoint's unit).")
     ] = 12.0,
     followup_months: Annotated[
-        float, typer.Option(help="PFS only: follow-up after the last patient (months).")
+        float,
+        typer.Option(help="Time to event only: follow-up after the last patient (inf: none)."),
     ] = 12.0,
     threshold_months: Annotated[
-        float | None, typer.Option(help="PFS only: success if the KM median exceeds this.")
+        float | None,
+        typer.Option(help="Time to event only: success if the KM median exceeds this."),
+    ] = None,
+    map_prior: Annotated[
+        Path | None,
+        typer.Option(
+            help="Time to event only: a MAP prior on the log median (JSON of 'reanalysis prior "
+            "map') as the design prior."
+        ),
+    ] = None,
+    shape: Annotated[
+        float | None,
+        typer.Option(
+            help="With --map-prior: fixed Weibull shape (default: the log-shape prior of the "
+            "endpoint's primary follow-up prior)."
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Plan a single-arm follow-up trial with a prior exported by a run.
 
-    Binary endpoint (burden_reduction): critical number of responders, exact type I error and
-    power (enumeration), assurance and prior predictive distribution, Simon designs beside them.
-    PFS (--endpoint pfs --threshold-months T): probability that the trial's KM median exceeds T,
-    by seeded simulation of 10^4 trials under the exported prior."""
+    Binary endpoint (burden_reduction): the rule P(rate > p0 | data) >= success-prob under the
+    analysis prior, its critical number of responders and exact type I error and power
+    (enumeration), the calibrated rule (smallest threshold with type I error <= alpha) with its
+    power, assurance under the design prior; Simon designs beside them.
+    Time to event (--endpoint pfs --threshold-months T): assurance that the trial's KM median
+    exceeds T, by seeded simulation of 10^4 trials under the exported prior or a MAP prior."""
     from trial_reanalysis.analysis.planning.plan import plan_command
     from trial_reanalysis.analysis.trials.validation import check_plan_arguments
 
+    if prior is not None and design_prior is not None and prior != design_prior:
+        raise InputError("--prior", "prior", "alias of --design-prior: give one of them")
     check_plan_arguments(
         n=n,
         p0=p0,
@@ -465,10 +505,14 @@ def plan(
         followup_months=followup_months,
         threshold_months=threshold_months,
     )
+    if not 0 < alpha < 1:
+        raise InputError("--alpha", "alpha", f"{alpha} must lie strictly between 0 and 1")
+    if shape is not None and not (0 < shape < float("inf")):
+        raise InputError("--shape", "shape", f"{shape} must be a finite positive number")
     text = plan_command(
         results,
         endpoint,
-        prior,
+        design_prior if design_prior is not None else prior,
         n,
         p0,
         p1,
@@ -477,6 +521,11 @@ def plan(
         accrual_months=accrual_months,
         followup_months=followup_months,
         threshold_months=threshold_months,
+        analysis_prior=analysis_prior,
+        alpha=alpha,
+        map_prior_path=map_prior,
+        shape=shape,
+        prior_alias_used=prior is not None,
     )
     print(text)
 

@@ -11,6 +11,14 @@ vague Beta(1, 1)). The posterior probability increases with x, so success is x >
 * prior predictive of x under a *design prior* (Beta or Beta mixture): the beta-binomial mixture;
 * assurance (probability of success) = P(x >= x_c) under that prior predictive.
 
+The posterior rule is not a level-``1 - success_prob`` test: P(theta > 0.05 | x) >= 0.95 under
+Beta(1, 1) has exact type I error 0.0755 at n = 20 and 0.0787 at n = 60. The *calibrated* rule
+takes the smallest threshold c whose exact type I error is <= alpha (:func:`calibrated_rule`).
+Because P(theta > p0 | x) increases with x under any prior (the binomial likelihood ratio is
+monotone in x), its critical count is the exact binomial test's, whatever the analysis prior: the
+analysis prior changes the calibrated threshold c (the posterior probability at that count), and
+changes the critical count of a *fixed* threshold, not the calibrated count.
+
 Identity for checks: P(Beta(x, n - x + 1) > p0) = P(Binomial(n, p0) < x), so the limiting analysis
 prior Beta(0, 1) reproduces the classical exact one-sided binomial test. Beta(1, 1) gives the
 posterior Beta(x + 1, n - x + 1), so its x_c equals the classical critical value *for n + 1* minus
@@ -106,6 +114,34 @@ def critical_responders(
     return int(ok[0]) if ok.size else None
 
 
+def calibrated_rule(
+    n: int, p0: float, alpha: float = 0.05, analysis_prior: PriorLike = None
+) -> tuple[int, float, float] | None:
+    """The calibrated single-stage rule: the smallest threshold c for which the rule "success
+    when P(theta > p0 | x) >= c" has exact type I error P(Binomial(n, p0) >= x_c) <= alpha.
+
+    The type I error of a threshold is a step function of it, so the answer is a critical count
+    x_c and the interval (lo, hi] of thresholds that give it: lo is the largest attainable
+    posterior probability below hi = P(theta > p0 | x_c) (0 when none). Returns (x_c, lo, hi), or
+    None when no rule qualifies (e.g. p0^n > alpha). Ties in the posterior probabilities (values
+    rounding to 1) are honoured: a threshold admits every x reaching it.
+    """
+    if int(n) != n or not 1 <= n <= MAX_PLAN_N:
+        raise ValueError(f"n must be an integer in 1..{MAX_PLAN_N}, got {n}")
+    if not 0 < p0 < 1:
+        raise ValueError(f"p0 must be in (0, 1), got {p0}")
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+    post = posterior_prob_above(int(n), p0, analysis_prior)
+    tails = stats.binom.sf(np.arange(n + 1) - 1, int(n), p0)  # P(X >= x)
+    levels = np.unique(post)  # ascending attainable thresholds
+    for i, c in enumerate(levels):
+        x_c = int(np.argmax(post >= c))
+        if tails[x_c] <= alpha:
+            return x_c, float(levels[i - 1]) if i else 0.0, float(c)
+    return None
+
+
 def prior_predictive(n: int, design_prior: PriorLike) -> np.ndarray:
     """P(x responders of n) for x = 0..n under a Beta / Beta-mixture design prior."""
     mix = as_beta_mixture(design_prior)
@@ -144,6 +180,12 @@ class PlanResult:
         prior_predictive: P(x) for x = 0..n under the design prior (None without one).
         posterior_prob_above_p0: P(theta > p0 | x) for x = 0..n.
         simon: Simon optimal/minimax designs for the same p0/p1 (None when unavailable).
+        alpha: the type I error the calibrated rule keeps to.
+        calibrated_critical_responders: x_c of :func:`calibrated_rule` (None when no rule keeps
+            to alpha).
+        calibrated_success_prob: (lo, hi): every threshold c in (lo, hi] gives that rule.
+        calibrated_type1_error, calibrated_power, calibrated_assurance: its OC (assurance None
+            without a design prior).
     """
 
     n: int
@@ -161,6 +203,12 @@ class PlanResult:
     design_prior_name: str | None = None
     simon: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
+    alpha: float = 0.05
+    calibrated_critical_responders: int | None = None
+    calibrated_success_prob: tuple[float, float] | None = None
+    calibrated_type1_error: float = 0.0
+    calibrated_power: float = 0.0
+    calibrated_assurance: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable dict (arrays as lists)."""
@@ -192,11 +240,16 @@ def plan_binary(
     simon: bool = True,
     simon_alpha: float = 0.05,
     simon_power: float = 0.80,
+    alpha: float = 0.05,
 ) -> PlanResult:
     """Exact OC, prior predictive and assurance of a single-arm trial of n patients.
 
-    ``design_prior`` None means no assurance / prior predictive. ``simon`` adds the Simon designs
-    for (p0, p1, simon_alpha, simon_power) when :mod:`analysis.frequentist.binomial` provides them.
+    Two rules: the nominal "P(theta > p0 | x) >= success_prob" and the calibrated one of
+    :func:`calibrated_rule` (exact type I error <= ``alpha``), both under ``analysis_prior``
+    (default Beta(1, 1)); assurance averages success over ``design_prior`` (the prior over the
+    true rate). ``design_prior`` None means no assurance / prior predictive. ``simon`` adds the
+    Simon designs for (p0, p1, simon_alpha, simon_power) when
+    :mod:`analysis.frequentist.binomial` provides them.
     """
     _check_design(n, p0, success_prob)
     if not 0 < p1 < 1:
@@ -205,15 +258,21 @@ def plan_binary(
     post = posterior_prob_above(n, p0, amix)
     ok = np.flatnonzero(post >= success_prob)
     crit = int(ok[0]) if ok.size else None
+    calibrated = calibrated_rule(n, p0, alpha, amix)
+    cal, cal_c = (None, None) if calibrated is None else (calibrated[0], calibrated[1:])
     x = np.arange(n + 1)
-    pred = assurance = None
+    pred = assurance = cal_assurance = None
     dprior = None
     if design_prior is not None:
         dmix = as_beta_mixture(design_prior)
         dprior = _describe(dmix)
         pred = prior_predictive(n, dmix)
         assurance = _tail(pred, crit)
+        cal_assurance = _tail(pred, cal)
     notes = [] if crit is not None else ["no outcome of this trial can declare success"]
+    if cal is None:
+        notes.append(f"no rule of this trial keeps the type I error at or below {alpha:g}")
+    null_pmf, alt_pmf = stats.binom.pmf(x, n, p0), stats.binom.pmf(x, n, p1)
     sim = simon_comparison(p0, p1, simon_alpha, simon_power) if simon else None
     return PlanResult(
         n=int(n),
@@ -223,14 +282,20 @@ def plan_binary(
         analysis_prior=_describe(amix),
         design_prior=dprior,
         critical_responders=crit,
-        type1_error=_tail(stats.binom.pmf(x, n, p0), crit),
-        power=_tail(stats.binom.pmf(x, n, p1), crit),
+        type1_error=_tail(null_pmf, crit),
+        power=_tail(alt_pmf, crit),
         assurance=assurance,
         prior_predictive=pred,
         posterior_prob_above_p0=post,
         design_prior_name=design_prior_name,
         simon=sim,
         notes=notes,
+        alpha=float(alpha),
+        calibrated_critical_responders=cal,
+        calibrated_success_prob=cal_c,
+        calibrated_type1_error=_tail(null_pmf, cal),
+        calibrated_power=_tail(alt_pmf, cal),
+        calibrated_assurance=cal_assurance,
     )
 
 
@@ -264,6 +329,23 @@ def format_plan(plan: PlanResult) -> str:
         (f"power at p1 = {plan.p1:g}", f"{plan.power:.4f}"),
         ("assurance", "-" if plan.assurance is None else f"{plan.assurance:.4f}"),
     ]
+    cc = plan.calibrated_critical_responders
+    if cc is None:
+        rows.append((f"calibrated (type I <= {plan.alpha:g})", "no rule qualifies"))
+    else:
+        cal_a = "-" if plan.calibrated_assurance is None else f"{plan.calibrated_assurance:.4f}"
+        rows += [
+            (
+                f"calibrated (type I <= {plan.alpha:g})",
+                f"responders >= {cc} of {plan.n} (threshold c in "
+                f"({plan.calibrated_success_prob[0]:.4f}, {plan.calibrated_success_prob[1]:.4f}])",
+            ),
+            (
+                "  its type I error / power",
+                f"{plan.calibrated_type1_error:.4f} / {plan.calibrated_power:.4f}",
+            ),
+            ("  its assurance", cal_a),
+        ]
     if plan.prior_predictive is not None:
         pred = plan.prior_predictive
         mean = float(np.arange(pred.size) @ pred)
@@ -414,6 +496,7 @@ def plan_from_results(
     analysis_prior: PriorLike = None,
     *,
     source: str = "results.json",
+    alpha: float = 0.05,
 ) -> PlanResult:
     """Plan a binary follow-up whose design prior is ``results['followup_priors'][endpoint]``.
 
@@ -442,7 +525,9 @@ def plan_from_results(
         raise InputError(
             source, f"followup_priors.{endpoint}.{prior_name}", f"not a usable prior ({exc})"
         ) from None
-    return plan_binary(n, p0, p1, success_prob, prior, analysis_prior, design_prior_name=prior_name)
+    return plan_binary(
+        n, p0, p1, success_prob, prior, analysis_prior, design_prior_name=prior_name, alpha=alpha
+    )
 
 
 def _priors_by_name(results: Any, endpoint: str, source: str) -> dict[Any, dict[str, Any]]:
@@ -514,6 +599,8 @@ class PfsPlanResult:
         mc_se: its Monte Carlo standard error.
         p_not_reached: share of trials whose KM curve never reached 0.5.
         km_median_quantiles: 2.5 %, 50 %, 97.5 % of the simulated KM medians (months).
+        exact_probability: the same probability by quadrature of the order-statistic closed
+            form, when it exists (no censoring, odd n; :func:`tte_assurance_no_censoring`).
     """
 
     n: int
@@ -527,10 +614,17 @@ class PfsPlanResult:
     mc_se: float
     p_not_reached: float
     km_median_quantiles: list[float]
+    exact_probability: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable dict."""
         return jsonable(dataclasses.asdict(self))
+
+
+def _median_quantiles(med: np.ndarray) -> np.ndarray:
+    """2.5 %, 50 %, 97.5 % of simulated KM medians, inf ("not reached") included: empirical
+    quantiles without interpolation (interpolating between infinities is undefined)."""
+    return np.quantile(med, [0.025, 0.5, 0.975], method="inverted_cdf")
 
 
 def simulate_pfs_trials(
@@ -600,7 +694,7 @@ def pfs_success_probability(
     hit = med > threshold_months
     prob = float(hit.mean())
     finite = med[np.isfinite(med)]
-    q = np.quantile(med, [0.025, 0.5, 0.975]) if finite.size else np.full(3, np.inf)
+    q = _median_quantiles(med) if finite.size else np.full(3, np.inf)
     return PfsPlanResult(
         n=int(n),
         accrual_months=float(accrual_months),
@@ -617,12 +711,210 @@ def pfs_success_probability(
 
 
 # ---------------------------------------------------------------------------------------------
+# Time-to-event follow-ups: assurance under the single-trial or a MAP prior
+# ---------------------------------------------------------------------------------------------
+
+#: A shape for a prior on the log median only: a fixed Weibull shape, or (mean, sd) of a normal
+#: prior on the log shape (independent of the median).
+ShapeLike = float | tuple[float, float] | None
+
+
+@dataclass(frozen=True)
+class TtePriorComponent:
+    """One bivariate normal component on (log median, log Weibull shape).
+
+    Attributes:
+        weight: mixture weight. mean: (log median, log shape). sd: their sds (log shape sd 0 for a
+            fixed shape). rho: their correlation.
+    """
+
+    weight: float
+    mean: tuple[float, float]
+    sd: tuple[float, float]
+    rho: float = 0.0
+
+
+def tte_prior_components(prior: Any, shape: ShapeLike = None) -> list[TtePriorComponent]:
+    """A design prior for a time-to-event follow-up as bivariate normal components.
+
+    ``prior`` is an exported prior dict of family ``mvnormal`` (the single-trial follow-up prior
+    on log median and log shape: ``parameters.mean``, ``parameters.cov``; ``shape`` must be None),
+    ``normal_mixture`` (a MAP prior on the log median: ``parameters.weights/mean/sd``) or
+    ``normal`` (``parameters.mu/sigma``), or an object with ``arrays`` = (weights, mean, sd) such
+    as :class:`analysis.planning.map_prior.NormalMixture`. A prior on the log median alone needs
+    ``shape``: a fixed Weibull shape or (mean, sd) of a normal on the log shape.
+
+    Raises:
+        ValueError: unknown family, malformed parameters, or a shape missing / given twice.
+    """
+    family = prior.get("family") if isinstance(prior, Mapping) else None
+    if family == "mvnormal":
+        if shape is not None:
+            raise ValueError("an mvnormal prior carries its own shape; do not give a shape")
+        mean = np.asarray(prior["parameters"]["mean"], dtype=float)
+        cov = np.asarray(prior["parameters"]["cov"], dtype=float)
+        if mean.shape != (2,) or cov.shape != (2, 2) or not np.all(np.isfinite(cov)):
+            raise ValueError("an mvnormal prior needs a 2-vector mean and a 2x2 cov")
+        sd = np.sqrt(np.diag(cov))
+        if np.any(sd <= 0) or abs(cov[0, 1] - cov[1, 0]) > 1e-12 * (1 + abs(cov[0, 1])):
+            raise ValueError("the cov must be symmetric with positive variances")
+        rho = float(cov[0, 1] / (sd[0] * sd[1]))
+        if not -1 <= rho <= 1:
+            raise ValueError(f"the cov is not positive semi-definite (correlation {rho:.3g})")
+        return [TtePriorComponent(1.0, (mean[0], mean[1]), (sd[0], sd[1]), rho)]
+    if family == "normal_mixture":
+        q = prior["parameters"]
+        w, m, sd = (np.asarray(q[k], dtype=float) for k in ("weights", "mean", "sd"))
+    elif family == "normal":
+        q = prior["parameters"]
+        w, m, sd = np.ones(1), np.asarray([q["mu"]], float), np.asarray([q["sigma"]], float)
+    elif family is None and hasattr(prior, "arrays"):
+        w, m, sd = (np.asarray(v, dtype=float) for v in prior.arrays)
+    else:
+        raise ValueError(f"not a time-to-event design prior (family {family!r})")
+    if not (w.shape == m.shape == sd.shape) or w.ndim != 1 or w.size == 0:
+        raise ValueError("weights, mean and sd must be equal-length non-empty lists")
+    if np.any(w < 0) or not np.isclose(w.sum(), 1.0, atol=1e-6) or np.any(sd <= 0):
+        raise ValueError("weights must be non-negative and sum to 1, sds positive")
+    if not np.all(np.isfinite(m)):
+        raise ValueError("means must be finite")
+    if shape is None:
+        raise ValueError("a prior on the log median alone needs a shape (fixed, or a log-normal)")
+    if isinstance(shape, tuple):
+        shape_mean, shape_sd = float(shape[0]), float(shape[1])
+        if not (np.isfinite(shape_mean) and shape_sd >= 0):
+            raise ValueError("the log-shape prior needs a finite mean and a non-negative sd")
+    else:
+        if not (np.isfinite(shape) and shape > 0):
+            raise ValueError(f"the shape must be a finite positive number, got {shape}")
+        shape_mean, shape_sd = math.log(shape), 0.0
+    return [
+        TtePriorComponent(float(wk / w.sum()), (float(mk), shape_mean), (float(sk), shape_sd))
+        for wk, mk, sk in zip(w, m, sd, strict=True)
+    ]
+
+
+def draw_tte_parameters(
+    components: Sequence[TtePriorComponent], size: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """``size`` joint draws (median, Weibull shape) from the mixture of bivariate normals on the
+    log scale (component by its weight, then log median and the log shape given it)."""
+    w = np.array([c.weight for c in components])
+    k = rng.choice(len(components), size=size, p=w / w.sum())
+    mean = np.array([c.mean for c in components])[k]
+    sd = np.array([c.sd for c in components])[k]
+    rho = np.array([c.rho for c in components])[k]
+    z = rng.standard_normal((size, 2))
+    log_median = mean[:, 0] + sd[:, 0] * z[:, 0]
+    log_shape = mean[:, 1] + sd[:, 1] * (rho * z[:, 0] + np.sqrt(1 - rho**2) * z[:, 1])
+    return np.exp(log_median), np.exp(log_shape)
+
+
+def tte_assurance_no_censoring(
+    n: int,
+    threshold: float,
+    components: Sequence[TtePriorComponent],
+    *,
+    grid_points: int = 2001,
+    shape_nodes: int = 32,
+) -> float:
+    """P(KM median > threshold) without censoring, n odd, averaged over the design prior.
+
+    Without censoring the KM median of an odd n is the j-th order statistic, j = (n + 1) / 2, so
+    given (m, k): P(median > t) = P(U_(j) > F(t)) = P(Beta(j, n + 1 - j) > F(t)), with
+    F(t) = 1 - 2^(-(t / m)^k) (Weibull with median m). The prior average is a trapezoid rule in
+    the standardised log median over +-9 sd (``grid_points``) and Gauss-Hermite (``shape_nodes``)
+    in the log shape given the log median.
+
+    Raises:
+        ValueError: n even (the KM median is then a midpoint, with no such closed form).
+    """
+    if n % 2 == 0 or n < 1:
+        raise ValueError(f"the order-statistic closed form needs an odd n, got {n}")
+    j = (n + 1) // 2
+    u = np.linspace(-9.0, 9.0, grid_points)
+    wu = stats.norm.pdf(u) * (u[1] - u[0])
+    wu[[0, -1]] /= 2
+    v, wv = np.polynomial.hermite_e.hermegauss(shape_nodes)
+    wv = wv / wv.sum()
+    total = 0.0
+    for c in components:
+        log_m = c.mean[0] + c.sd[0] * u[:, None]
+        log_k = c.mean[1] + c.sd[1] * (c.rho * u[:, None] + math.sqrt(1 - c.rho**2) * v[None, :])
+        cdf = -np.expm1(-math.log(2.0) * np.exp(np.exp(log_k) * (math.log(threshold) - log_m)))
+        prob = stats.beta.sf(cdf, j, n + 1 - j)
+        total += c.weight * float(wu @ prob @ wv)
+    return total
+
+
+def tte_assurance(
+    n: int,
+    accrual: float,
+    followup: float,
+    threshold: float,
+    prior: Any,
+    *,
+    shape: ShapeLike = None,
+    n_trials: int = 10_000,
+    seed: int = DEFAULT_SEED,
+    name: str | None = None,
+) -> PfsPlanResult:
+    """Assurance of a single-arm time-to-event follow-up: P(KM median > threshold) averaged over
+    a design prior, by seeded vectorised simulation (one prior draw per simulated trial).
+
+    ``prior`` and ``shape`` as in :func:`tte_prior_components`: the single-trial follow-up prior
+    (bivariate normal on log median and log shape) or a MAP prior on the log median (normal
+    mixture) with a shape. Times in the endpoint's unit (``accrual``, ``followup``, ``threshold``;
+    the result's ``*_months`` fields hold them). Uniform accrual over ``accrual``, administrative
+    censoring ``followup`` after the last entry (``inf``: none). Without censoring and with n odd
+    the result also holds the closed form (``exact_probability``).
+    """
+    if not 1 <= n <= MAX_PLAN_N or n_trials < 1:
+        raise ValueError(f"n must lie in 1..{MAX_PLAN_N} and n_trials be positive")
+    if not (0 <= accrual < np.inf) or not followup >= 0:
+        raise ValueError("accrual must be finite and non-negative, follow-up non-negative")
+    if not np.isfinite(threshold) or threshold <= 0:
+        raise ValueError(f"threshold must be a finite positive time, got {threshold}")
+    components = tte_prior_components(prior, shape)
+    rng = np.random.default_rng(seed)
+    m, k = draw_tte_parameters(components, n_trials, rng)
+    y, ev = simulate_pfs_trials(n, accrual, followup, m, k, n_trials, rng)
+    med = km_medians(y, ev)
+    prob = float(np.mean(med > threshold))
+    q = _median_quantiles(med)
+    exact = None
+    if math.isinf(followup) and n % 2 == 1:
+        exact = tte_assurance_no_censoring(n, threshold, components)
+    if len(components) == 1 and components[0].rho != 0.0:
+        kind = "bivariate normal on (log median, log shape)"
+    else:
+        kind = f"normal mixture of {len(components)} on the log median"
+    label = f"design prior {name!r}: {kind}" if name else f"design prior: {kind}"
+    return PfsPlanResult(
+        n=int(n),
+        accrual_months=float(accrual),
+        followup_months=float(followup),
+        threshold_months=float(threshold),
+        n_trials=int(n_trials),
+        seed=int(seed),
+        design=label,
+        probability=prob,
+        mc_se=math.sqrt(prob * (1 - prob) / n_trials),
+        p_not_reached=float(np.mean(~np.isfinite(med))),
+        km_median_quantiles=[float(v) for v in q],
+        exact_probability=exact,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
 # What the run and the command line show planners
 # ---------------------------------------------------------------------------------------------
 
 #: Follow-up designs the report shows by default: n patients, success if P(rate > p0) >= 0.95.
 REPORT_NS = (20, 30, 40, 60)
 REPORT_SUCCESS_PROB = 0.95
+#: Type I error the report's calibrated rule keeps to.
+REPORT_ALPHA = 0.05
 
 
 def planning_overview(
@@ -631,34 +923,60 @@ def planning_overview(
     p1: float,
     ns: Sequence[int] = REPORT_NS,
     success_prob: float = REPORT_SUCCESS_PROB,
+    alpha: float = REPORT_ALPHA,
+    analysis_prior: PriorLike = None,
 ) -> tuple[pd.DataFrame, Figure]:
-    """For the report: exact OC and assurance of follow-ups of each n under each exported prior
-    (vague analysis prior), and the OC curves (probability of success against the true rate)."""
+    """For the report: per design prior and n, the nominal rule P(rate > p0 | x) >= success_prob
+    (its critical count and exact type I error) beside the calibrated rule of
+    :func:`calibrated_rule` (critical count, exact type I error, power, assurance under that
+    design prior); analysis prior ``analysis_prior`` (default Beta(1, 1)). Eight columns. Also the
+    OC curves (probability of success against the true rate) of the nominal rule."""
     rows = []
     for prior in rate_priors:
         for n in ns:
             plan = plan_binary(
-                n, p0, p1, success_prob, prior, None, design_prior_name=prior["name"], simon=False
+                n,
+                p0,
+                p1,
+                success_prob,
+                prior,
+                analysis_prior,
+                design_prior_name=prior["name"],
+                simon=False,
+                alpha=alpha,
             )
             rows.append(
                 {
                     "design prior": prior["name"],
-                    "prior ESS": prior.get("ess"),
-                    # the data's share, without the analysis prior's a0 + b0 (when annotated)
-                    "ESS without analysis prior": prior.get("ess_without_analysis_prior"),
                     "n": n,
-                    "success if responders >=": plan.critical_responders,
-                    f"type I error at {p0:g}": plan.type1_error,
-                    f"power at {p1:g}": plan.power,
-                    "assurance": plan.assurance,
+                    f"success if x >= (P >= {success_prob:g})": plan.critical_responders,
+                    f"its type I error at {p0:g}": plan.type1_error,
+                    f"success if x >= (type I <= {alpha:g})": plan.calibrated_critical_responders,
+                    "its type I error": plan.calibrated_type1_error,
+                    f"its power at {p1:g}": plan.calibrated_power,
+                    "its assurance": plan.calibrated_assurance,
                 }
             )
-    curves = oc_curves(ns, p0, success_prob)
+    curves = oc_curves(ns, p0, success_prob, analysis_prior)
     fig = plot_oc_curves(curves, p0=p0, p1=p1)
+    amix = as_beta_mixture(analysis_prior)
+    vague = amix.n_components == 1 and amix.alpha[0] == amix.beta[0] == 1.0
     fig.axes[0].set_title(
-        f"Follow-up trial: success if P(rate > {p0:g} | data) >= {success_prob:g} (vague prior)"
+        f"Follow-up trial: success if P(rate > {p0:g} | data) >= {success_prob:g}"
+        + (" (vague prior)" if vague else " (chosen analysis prior)")
     )
     return pd.DataFrame(rows), fig
+
+
+def _pick(by_name: Mapping[Any, Any], name: str | None, source: str, where: str) -> Any:
+    """The prior named ``name`` (the first when None), or an InputError listing the names."""
+    if name is None:
+        return next(iter(by_name.values()))
+    if name not in by_name:
+        raise InputError(
+            source, where, f"no prior named {name!r}; available: {', '.join(map(str, by_name))}"
+        )
+    return by_name[name]
 
 
 def pfs_plan_from_results(
@@ -672,40 +990,114 @@ def pfs_plan_from_results(
     source: str = "results.json",
     seed: int = DEFAULT_SEED,
     endpoint: str = "pfs",
+    map_prior: Mapping[str, Any] | None = None,
+    map_source: str = "map prior",
+    shape: ShapeLike = None,
+    n_trials: int = 10_000,
 ) -> PfsPlanResult:
-    """P(KM median > threshold) of a follow-up whose design prior is an exported prior of a
-    time-to-event endpoint (``followup_priors.<endpoint>``; times in that endpoint's unit, which
-    the ``*_months`` arguments then stand for).
+    """Assurance (P(KM median > threshold)) of a time-to-event follow-up, by
+    :func:`tte_assurance` (times in the endpoint's unit, which the ``*_months`` arguments then
+    stand for).
 
-    The prior is a bivariate normal on (log median, log shape); 10^5 seeded draws of it feed
-    :func:`pfs_success_probability` (10^4 simulated trials).
+    Design prior: the exported prior ``prior_name`` of ``followup_priors.<endpoint>`` (a bivariate
+    normal on log median and log shape; default the first, the primary one), or, with
+    ``map_prior`` (what ``reanalysis prior map`` writes: ``priors`` of family ``normal_mixture``
+    on the log median, or one such prior), its prior ``prior_name`` (default the first). A MAP
+    prior needs a shape: ``shape`` (fixed, or (mean, sd) of the log shape), else the log-shape
+    marginal of the endpoint's primary exported prior.
+
+    Raises:
+        InputError: a missing endpoint or prior, or a prior that is not a usable design prior.
     """
-    by_name = _priors_by_name(results, endpoint, source)
-    prior = by_name.get(prior_name) if prior_name is not None else next(iter(by_name.values()))
-    if prior is None:
-        raise InputError(
-            source,
-            f"followup_priors.{endpoint}",
-            f"no prior named {prior_name!r}; available: {', '.join(map(str, by_name))}",
-        )
-    where = f"followup_priors.{endpoint}.{prior.get('name')}"
-    if prior.get("family") != "mvnormal":
-        raise InputError(source, where, "not an mvnormal prior")
+    if map_prior is None:
+        by_name = _priors_by_name(results, endpoint, source)
+        prior = _pick(by_name, prior_name, source, f"followup_priors.{endpoint}")
+        where, origin, shape_used = f"followup_priors.{endpoint}.{prior.get('name')}", source, None
+        if prior.get("family") != "mvnormal":
+            raise InputError(source, where, "not an mvnormal prior")
+    else:
+        listed = map_prior.get("priors") if isinstance(map_prior, Mapping) else None
+        entries = listed if isinstance(listed, list) else [map_prior]
+        by_name = {
+            e.get("name", str(i)): e for i, e in enumerate(entries) if isinstance(e, Mapping)
+        }
+        if not by_name:
+            raise InputError(map_source, "priors", "no prior objects")
+        prior = _pick(by_name, prior_name, map_source, "priors")
+        where, origin = f"priors.{prior.get('name')}", map_source
+        if prior.get("family") not in ("normal_mixture", "normal"):
+            raise InputError(map_source, where, "not a prior on the log median (normal mixture)")
+        shape_used = shape if shape is not None else _shape_from_results(results, endpoint, source)
     try:
-        mean = np.asarray(prior["parameters"]["mean"], dtype=float)
-        cov = np.asarray(prior["parameters"]["cov"], dtype=float)
+        plan = tte_assurance(
+            n,
+            accrual_months,
+            followup_months,
+            threshold_months,
+            prior,
+            shape=shape_used,
+            n_trials=n_trials,
+            seed=seed,
+            name=prior.get("name"),
+        )
     except (KeyError, TypeError, ValueError) as exc:
-        raise InputError(source, f"{where}.parameters", f"need mean and cov ({exc})") from None
-    if mean.shape != (2,) or cov.shape != (2, 2) or not np.all(np.isfinite(cov)):
-        raise InputError(source, f"{where}.parameters", "need a 2-vector mean, 2x2 cov")
-    rng = np.random.default_rng(seed)
-    log_draws = rng.multivariate_normal(mean, cov, size=100_000)
-    draws = {"median_pfs": np.exp(log_draws[:, 0]), "weibull_shape": np.exp(log_draws[:, 1])}
-    plan = pfs_success_probability(
-        n, accrual_months, followup_months, threshold_months, draws=draws, seed=seed
-    )
-    plan.design = f"follow-up prior '{prior['name']}' ({plan.design})"
+        raise InputError(origin, f"{where}.parameters", f"not a usable prior ({exc})") from None
+    if map_prior is not None:
+        plan.design += f"; shape {_shape_text(shape_used)}"
     return plan
+
+
+def _shape_from_results(results: Mapping[str, Any], endpoint: str, source: str) -> ShapeLike:
+    """(mean, sd) of the log shape in the endpoint's primary exported (mvnormal) prior."""
+    first = next(iter(_priors_by_name(results, endpoint, source).values()))
+    try:
+        mean = float(first["parameters"]["mean"][1])
+        sd = math.sqrt(float(first["parameters"]["cov"][1][1]))
+    except (KeyError, TypeError, ValueError, IndexError):
+        raise InputError(
+            source, f"followup_priors.{endpoint}", "no log-shape prior to borrow; give --shape"
+        ) from None
+    return (mean, sd)
+
+
+def _shape_text(shape: ShapeLike) -> str:
+    if isinstance(shape, tuple):
+        return f"log-normal (log shape {shape[0]:.3g} +- {shape[1]:.3g})"
+    return f"fixed at {shape:g}"
+
+
+def analysis_prior_from_spec(
+    spec: str | None, results: Mapping[str, Any], endpoint: str, source: str
+) -> BetaMixture:
+    """``--analysis-prior``: None (Beta(1, 1)), ``"a,b"`` (Beta(a, b)) or the name of an exported
+    Beta / Beta-mixture prior of the endpoint."""
+    if spec is None:
+        return BetaMixture.single(1.0, 1.0)
+    parts = spec.split(",")
+    if len(parts) == 2:
+        try:
+            a, b = (float(v) for v in parts)
+        except ValueError:
+            pass
+        else:
+            if not (a > 0 and b > 0 and math.isfinite(a) and math.isfinite(b)):
+                raise InputError("--analysis-prior", "analysis-prior", f"Beta({a:g}, {b:g})")
+            return BetaMixture.single(a, b)
+    by_name = _priors_by_name(results, endpoint, source)
+    prior = _pick(by_name, spec, source, f"followup_priors.{endpoint}")
+    try:
+        return as_beta_mixture(prior)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InputError(
+            source, f"followup_priors.{endpoint}.{spec}", f"not a Beta prior ({exc})"
+        ) from None
+
+
+#: The note ``plan`` adds when the old ``--prior`` option is used.
+PRIOR_ALIAS_NOTE = (
+    "--prior is an alias of --design-prior (the prior over the true rate, for the assurance and "
+    "the prior predictive); the prior of the final analysis is --analysis-prior"
+)
 
 
 def plan_command(
@@ -721,19 +1113,22 @@ def plan_command(
     accrual_months: float = 12.0,
     followup_months: float = 12.0,
     threshold_months: float | None = None,
+    analysis_prior: str | None = None,
+    alpha: float = 0.05,
+    map_prior_path: str | Path | None = None,
+    shape: float | None = None,
+    prior_alias_used: bool = False,
 ) -> str:
     """What ``reanalysis plan`` prints: read a results.json, plan, format as text or JSON.
 
-    ``endpoint`` "pfs" plans a PFS trial (needs ``threshold_months``); any other endpoint key of
-    ``followup_priors`` with Beta priors plans a binary trial.
+    ``prior_name`` is the design prior. A time-to-event endpoint (``time_to_event.<key>`` of the
+    results, or ``pfs``) plans on the KM median (needs ``threshold_months``; ``map_prior_path``
+    switches the design prior to a MAP prior file); any other endpoint key of ``followup_priors``
+    with Beta priors plans a binary trial under ``analysis_prior`` (see
+    :func:`analysis_prior_from_spec`), with the rule calibrated to ``alpha`` beside it.
     """
     path = Path(results_path)
-    try:
-        results = json.loads(path.read_text())
-    except OSError as exc:
-        raise InputError(path, "<file>", f"cannot read results ({exc.strerror})") from exc
-    except json.JSONDecodeError as exc:
-        raise InputError(path, "<file>", f"not valid JSON: {exc}") from exc
+    results = _read_json(path)
     tte = results.get("time_to_event") if isinstance(results, dict) else None
     if endpoint == "pfs" or (isinstance(tte, dict) and endpoint in tte):
         # a time-to-event endpoint (results schema 2: time_to_event.<key>); times in its unit
@@ -741,6 +1136,7 @@ def plan_command(
             raise InputError(
                 "--threshold-months", "threshold", f"required for --endpoint {endpoint}"
             )
+        map_prior = None if map_prior_path is None else _read_json(Path(map_prior_path))
         pfs = pfs_plan_from_results(
             results,
             prior_name,
@@ -750,25 +1146,46 @@ def plan_command(
             threshold_months,
             source=str(path),
             endpoint=endpoint,
+            map_prior=map_prior,
+            map_source=str(map_prior_path),
+            shape=shape,
         )
         if as_json:
             return json.dumps(pfs.to_dict(), indent=2)
         lo, mid, hi = pfs.km_median_quantiles
-        return "\n".join(
-            [
-                f"patients                      {pfs.n}",
-                f"accrual / extra follow-up     {pfs.accrual_months:g} / {pfs.followup_months:g}"
-                " months",
-                f"design                        {pfs.design}",
-                f"P(KM median > {pfs.threshold_months:g} months)   {pfs.probability:.3f}"
-                f" (Monte Carlo se {pfs.mc_se:.3f}, {pfs.n_trials} simulated trials)",
-                f"KM median not reached         {pfs.p_not_reached:.3f}",
-                f"simulated KM median           {mid:.2f} months (95 % range {lo:.2f}-{hi:.2f})",
-            ]
-        )
+        rows = [
+            ("patients", f"{pfs.n}"),
+            ("accrual / extra follow-up", f"{pfs.accrual_months:g} / {pfs.followup_months:g}"),
+            ("design", pfs.design),
+            (
+                f"assurance P(KM median > {pfs.threshold_months:g})",
+                f"{pfs.probability:.3f} (Monte Carlo se {pfs.mc_se:.3f},"
+                f" {pfs.n_trials} simulated trials)",
+            ),
+            ("KM median not reached", f"{pfs.p_not_reached:.3f}"),
+            ("simulated KM median", f"{mid:.2f} (95 % range {lo:.2f}-{hi:.2f})"),
+        ]
+        if pfs.exact_probability is not None:
+            rows.append(("closed form (no censoring)", f"{pfs.exact_probability:.4f}"))
+        width = max(len(k) for k, _ in rows)
+        return "\n".join(f"{k.ljust(width)}  {v}" for k, v in rows)
+    if map_prior_path is not None or shape is not None:
+        raise InputError("--map-prior", "map-prior", "only for a time-to-event endpoint")
     if prior_name is None:
         prior_name = next(iter(_priors_by_name(results, endpoint, str(path))))
+    amix = analysis_prior_from_spec(analysis_prior, results, endpoint, str(path))
     plan = plan_from_results(
-        results, endpoint, prior_name, n, p0, p1, success_prob, source=str(path)
+        results, endpoint, prior_name, n, p0, p1, success_prob, amix, source=str(path), alpha=alpha
     )
+    if prior_alias_used:
+        plan.notes.append(PRIOR_ALIAS_NOTE)
     return json.dumps(plan.to_dict(), indent=2) if as_json else format_plan(plan)
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except OSError as exc:
+        raise InputError(path, "<file>", f"cannot read ({exc.strerror})") from exc
+    except json.JSONDecodeError as exc:
+        raise InputError(path, "<file>", f"not valid JSON: {exc}") from exc
