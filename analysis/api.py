@@ -9,6 +9,7 @@ posteriors, tables and figures, and write the report when asked.
     r.posterior("burden_reduction")              # the primary fit (ArviZ InferenceData)
     r.results["rates"]["burden_reduction"]       # the numbers results.json holds
     r.write_report("my_results")                 # results.json, report.html/.md, tables...
+    tr.list_priors(trial)                        # every prior of every endpoint, as data
 
 Everything runs in the calling process, so it works in a notebook and in a plain script without
 an ``if __name__ == "__main__":`` guard (the command line runs endpoints in parallel processes;
@@ -29,6 +30,7 @@ from trial_reanalysis.analysis.run import (
     RunOutput,
     analyse_endpoint,
     selected_endpoints,
+    trial_endpoints,
     write_run,
 )
 from trial_reanalysis.analysis.trials.load import LoadedTrial, load_trial
@@ -40,7 +42,17 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from trial_reanalysis.analysis.endpoints.base import EndpointResult
 
-__all__ = ["Reanalysis", "analyse", "load_trial"]
+__all__ = ["Reanalysis", "analyse", "list_priors", "load_trial"]
+
+#: How each kind's prior ESS is counted (patients), as :func:`list_priors` reports it; the same
+#: conventions as the follow-up priors (``analysis/planning/followup.py`` module docstring).
+ESS_METHODS = {
+    "rate": "a + b (Beta)",
+    "time_to_event": "information-based: sqrt(det(I1^-1) / det(Cov)), I1 the Fisher information "
+    "of one uncensored Weibull observation in (log median, log shape) at the prior's centre shape",
+    "comparison": "4 / (p (1 - p) sigma^2) for a 1:1 comparison, at an event rate p = 0.5 "
+    "(a lower bound over p)",
+}
 
 
 @dataclass
@@ -137,3 +149,114 @@ def analyse(
         for name, (kind, key) in names.items()
     }
     return Reanalysis(loaded, seed, done, allow_failed_diagnostics)
+
+
+def _prior_entry(scenario: Any, ess: float, method: str, source: str) -> dict[str, Any]:
+    return {
+        "name": scenario.name,
+        "family": scenario.family,
+        "parameters": {k: float(v) for k, v in scenario.parameters.items()},
+        "rationale": scenario.rationale,
+        "ess": float(ess),
+        "ess_method": method,
+        "primary": bool(scenario.primary),
+        "source": source,
+    }
+
+
+def _lognormal_ess(parameters: dict[str, Any]) -> float:
+    """ESS (patients followed to the event) of independent normal priors on (log median, log
+    shape): sqrt(det(I1^-1) / det(Cov)), I1 at the prior's centre shape (followup.py's rule)."""
+    import numpy as np
+
+    from trial_reanalysis.analysis.planning.followup import weibull_unit_information
+
+    info1 = weibull_unit_information(float(np.exp(parameters["log_shape_mu"])))
+    cov = np.diag([parameters["log_median_sd"] ** 2, parameters["log_shape_sd"] ** 2])
+    return float(np.sqrt(np.linalg.det(np.linalg.inv(info1)) / np.linalg.det(cov)))
+
+
+def list_priors(trial: LoadedTrial | str | Path | None = None) -> list[dict[str, Any]]:
+    """Every prior every endpoint of a trial is analysed under, as plain data (``reanalysis
+    priors``): the package's defaults and the trial file's own, exactly one primary per endpoint.
+
+    The priors come from the registries the analyses use (``models.rate.prior_registry`` through
+    ``rate_priors_of``, ``models.time_to_event.endpoint_priors``, ``models.comparison.
+    file_priors``), so the list is what a run fits.
+
+    Args:
+        trial: a loaded trial, a path to a trial file, or None for the seed trial.
+
+    Returns:
+        One dict per endpoint, in report order: ``endpoint`` (the name ``--endpoint`` takes; a
+        comparison's key), ``kind``, ``label``, ``unit`` (time-to-event only, else None),
+        ``results_path`` (where results.json holds its priors) and ``priors``: a list of
+        ``{name, family, parameters, rationale, ess, ess_method, primary, source}`` with ``ess``
+        in patients (:data:`ESS_METHODS`) and ``source`` "package" or "trial file".
+
+    Raises:
+        InputError: an invalid trial file.
+    """
+    from trial_reanalysis.analysis.endpoints.rate import rate_priors_of
+    from trial_reanalysis.analysis.trials.checks import time_unit
+    from trial_reanalysis.models.comparison import file_priors
+    from trial_reanalysis.models.time_to_event import endpoint_priors
+
+    loaded = trial if isinstance(trial, LoadedTrial) else load_trial(trial)
+    t = loaded.trial
+    out: list[dict[str, Any]] = []
+    for name, (kind, key) in trial_endpoints(loaded).items():
+        if kind == "rate":
+            priors = [
+                _prior_entry(
+                    s,
+                    s.parameters["alpha"] + s.parameters["beta"],
+                    ESS_METHODS[kind],
+                    "trial file" if "trial file" in s.tags else "package",
+                )
+                for s in rate_priors_of(t, key).values()
+            ]
+            out.append(
+                _endpoint_entry(name, kind, t.rates[key].label, None, f"rates.{key}", priors)
+            )
+        elif kind == "time_to_event":
+            tte = t.time_to_event[key]
+            unit = time_unit(t, tte)
+            priors = [
+                _prior_entry(
+                    s,
+                    _lognormal_ess(s.parameters),
+                    ESS_METHODS[kind],
+                    "trial file" if "declared" in s.tags else "package",
+                )
+                for s in endpoint_priors(tte.priors, unit).values()
+            ]
+            where = f"time_to_event.{key}"
+            out.append(_endpoint_entry(name, kind, tte.label, unit, where, priors))
+        elif kind == "comparison":
+            for ckey, c in t.comparisons.items():
+                if c.grouping != key:
+                    continue
+                source = "trial file" if c.priors else "package"
+                priors = [
+                    _prior_entry(
+                        s, 16.0 / s.parameters["log_or_sigma"] ** 2, ESS_METHODS[kind], source
+                    )
+                    for s in file_priors(c.priors).values()
+                ]
+                where = f"comparisons.{key}.events.{ckey}"
+                out.append(_endpoint_entry(ckey, kind, c.label, None, where, priors))
+    return out
+
+
+def _endpoint_entry(
+    name: str, kind: str, label: str, unit: str | None, where: str, priors: list[dict[str, Any]]
+) -> dict[str, Any]:
+    return {
+        "endpoint": name,
+        "kind": kind,
+        "label": label,
+        "unit": unit,
+        "results_path": f"{where}.priors",
+        "priors": priors,
+    }

@@ -1,4 +1,4 @@
-"""Command line: ``reanalysis run | reconstruct rate|table|km | plan | schema | validate``.
+"""Command line: ``reanalysis run | reconstruct rate|table|km | plan | priors | schema | validate``.
 
 A thin layer: every command calls a library function and only formats its result. Bad input exits
 with code 2 and a message naming the file (or option), the field and the problem; a fit that fails
@@ -809,6 +809,49 @@ def prior_map_command(
         out.print(Text(f"  PyMC: {p.get('pymc', '')}"))
     for why in result.get("left_out", []):
         err.print(Text(f"left out: {why}"))
+
+
+@app.command("priors")
+@handles_errors
+def priors_command(
+    trial_file: Annotated[
+        Path | None,
+        typer.Argument(help="Trial file (TOML, see docs/trial-files.md). Default: the seed trial."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List every prior each endpoint of a trial is analysed under: family, parameters, ESS
+    (patients), rationale, source (package or trial file) and which one is primary."""
+    from trial_reanalysis.analysis.api import list_priors
+
+    listing = list_priors(trial_file)
+    if as_json:
+        sys.stdout.write(json.dumps(listing, indent=2, allow_nan=False) + "\n")
+        return
+    for entry in listing:
+        unit = f", {entry['unit']}" if entry["unit"] else ""
+        table = Table(
+            title=f"{entry['endpoint']} ({entry['kind']}{unit}): {entry['label']}",
+            title_justify="left",
+            show_lines=True,
+        )
+        for col in ("prior", "family", "parameters", "ESS", "source", "rationale"):
+            table.add_column(col, no_wrap=col in ("prior", "ESS"))
+        for p in entry["priors"]:
+            params = "\n".join(f"{k} = {v:.4g}" for k, v in p["parameters"].items())
+            name = p["name"] + (" (primary)" if p["primary"] else "")
+            table.add_row(
+                Text(name),
+                p["family"],
+                Text(params),
+                f"{p['ess']:.3g}",
+                p["source"],
+                Text(p["rationale"]),
+            )
+        out.print(table)
+    out.print(
+        Text("ESS in patients; how each kind counts it: reanalysis priors --json (ess_method)")
+    )
 
 
 if __name__ == "__main__":  # python -m trial_reanalysis.analysis.cli

@@ -4,6 +4,7 @@ published summaries.
     import trial_reanalysis as tr
     r = tr.analyse(tr.load_trial("my_trial.toml"))   # in this process; see analysis/api.py
     r.write_report("results")
+    tr.list_priors("my_trial.toml")                  # every prior of every endpoint, as data
 
 One import namespace: the models live in :mod:`trial_reanalysis.models`, the analyses in
 :mod:`trial_reanalysis.analysis` (in a source checkout these are the repository's top-level
@@ -60,6 +61,7 @@ _PUBLIC = {
     "load_trial": "trial_reanalysis.analysis.api",
     "analyse": "trial_reanalysis.analysis.api",
     "Reanalysis": "trial_reanalysis.analysis.api",
+    "list_priors": "trial_reanalysis.analysis.api",
     "run_analysis": "trial_reanalysis.analysis.run",
     "RunConfig": "trial_reanalysis.analysis.run",
 }
