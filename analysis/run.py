@@ -184,9 +184,10 @@ def run_analysis(
 ) -> RunOutput:
     """Run the whole reanalysis and write its outputs atomically into ``config.out_dir``.
 
-    With more than one endpoint and core, the endpoints run in spawned worker processes, which
-    re-import the caller's main module: call this under ``if __name__ == "__main__":`` in a
-    script, or set ``config.workers = 1``.
+    With more than one endpoint and core, the endpoints run in spawned worker processes where that
+    is safe (our command line, a notebook or REPL); called from a script, it runs them in this
+    process unless ``config.workers`` is given (spawned workers re-import the script, which
+    then needs an ``if __name__ == "__main__":`` guard), and says so through ``progress``.
 
     Args:
         config: what to run and where to write.
