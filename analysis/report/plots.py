@@ -84,7 +84,9 @@ def plot_forest(
         ax.axvline(value, color="grey", ls=":", lw=1)
     if log_scale:
         ax.set_xscale("log")
-    ax.set_xlabel(f"{xlabel} (point: posterior mean; bar: {INTERVAL_LEVEL:.0%} interval)")
+    ax.set_xlabel(
+        wrap_title(f"{xlabel} (point: posterior mean; bar: {INTERVAL_LEVEL:.0%} interval)")
+    )
     ax.set_title(wrap_title(title), fontsize=10)
     return fig
 

@@ -241,6 +241,12 @@ def declared_assumptions(loaded: LoadedTrial) -> list[dict[str, str]]:
     return rows
 
 
+def gates_cell(fit: dict[str, Any]) -> str:
+    """Whether a fit passed its diagnostic gates, and whether it took the retry, in one cell."""
+    verdict = "passed" if fit["passed"] else "FAILED"
+    return f"{verdict} after a retry" if fit.get("retried") else verdict
+
+
 def appendix_caption(title: str) -> str:
     """The caption of an endpoint's trace and rank plot (appendix)."""
     return (
@@ -308,8 +314,7 @@ def context(out: Path, output, loaded: LoadedTrial, config) -> dict[str, Any]:
         "ess_tail_min",
         "divergences",
         "ebfmi_min",
-        "retried",
-        "passed",
+        "gates",
     ]
     followup = output.results.get("followup_priors")
     planning = None
@@ -340,7 +345,7 @@ def context(out: Path, output, loaded: LoadedTrial, config) -> dict[str, Any]:
         "endpoints": endpoints,
         "fits": [
             {
-                "cells": [fmt(f[c]) for c in diag_cols],
+                "cells": [fmt(f[c]) for c in diag_cols[:-1]] + [gates_cell(f)],
                 "passed": f["passed"],
                 "failures": f["failures"],
             }
