@@ -1,4 +1,6 @@
-"""The HTML report in headless Chromium: every figure renders and the page logs no errors.
+"""The HTML report in headless Chromium: every figure renders with a caption that is not a file
+name, each endpoint shows its priors table, no table has more than eight columns, the page is no
+wider than a 1280 px viewport, and the page logs no errors.
 
 Needs Debian's `chromium` (`.ci/run` installs it). Without it the test is skipped, unless
 REQUIRE_BROWSER=1 (set by `.ci/run`) makes a missing browser a failure.
@@ -44,7 +46,7 @@ def test_report_renders_every_figure_without_errors(report: Path) -> None:
     requests: list[str] = []
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-        page = browser.new_page()
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: problems.append(str(e)))
         page.on("request", lambda r: requests.append(r.url))
@@ -54,6 +56,23 @@ def test_report_renders_every_figure_without_errors(report: Path) -> None:
             "Array.from(document.images).map(i => [i.alt, i.complete, i.naturalWidth])"
         )
         headings = page.evaluate("Array.from(document.querySelectorAll('h2')).map(h => h.id)")
+        captions = page.evaluate(
+            "Array.from(document.querySelectorAll('figure')).map(f => "
+            "[f.querySelector('img').alt, f.querySelector('figcaption').textContent])"
+        )
+        priors = page.evaluate(
+            "Array.from(document.querySelectorAll('h3.priors')).map(h => [h.id, "
+            "Array.from(h.nextElementSibling.querySelectorAll('th')).map(c => c.textContent), "
+            "Array.from(h.nextElementSibling.querySelectorAll('tbody tr')).map(r => "
+            "Array.from(r.cells).map(c => c.textContent))])"
+        )
+        widest = page.evaluate(
+            "Math.max(...Array.from(document.querySelectorAll('table'))"
+            ".map(t => t.rows[0].cells.length))"
+        )
+        width = page.evaluate(
+            "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+        )
         browser.close()
     figures = len(list((report.parent / "figures").glob("*.png")))
     assert len(images) == figures >= 4
@@ -70,3 +89,20 @@ def test_report_renders_every_figure_without_errors(report: Path) -> None:
         "reproducibility",
     ):
         assert section in headings
+    # every figure has a caption that says what it shows (not its file name)
+    assert len(captions) == figures
+    for alt, caption in captions:
+        assert caption.strip() and caption.strip() != alt.replace("_", " "), alt
+        assert len(caption) > 60, (alt, caption)
+    # the priors of the analysis: one table per endpoint, every prior of the registry
+    from trial_reanalysis.models.rate import burden_reduction_priors
+
+    ((pid, header, rows),) = priors
+    assert pid == "priors-burden_reduction"
+    assert header == ["prior", "primary", "family", "parameters", "ESS (patients)", "rationale"]
+    assert sorted(r[0] for r in rows) == sorted(burden_reduction_priors())
+    by_name = {r[0]: r for r in rows}
+    assert by_name["uniform"][1] == "yes" and by_name["uniform"][4] == "2"  # Beta(1, 1): a + b
+    assert widest <= 8
+    scroll, client = width
+    assert scroll <= client + 2, f"the page is {scroll} px wide in a {client} px viewport"

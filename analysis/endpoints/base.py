@@ -69,6 +69,15 @@ class EndpointResult:
         csv_only: stems of ``tables`` too long for the report (written as CSV only).
         followup: the follow-up priors derived from ``primary_draws`` (set by the run, in the
             process that analysed the endpoint), keyed like results.json's ``followup_priors``.
+        captions: figure stem -> what the figure shows, in a sentence (set by the presenter;
+            the report prints it under the figure).
+        estimate_kinds: one label per ``comparison`` row saying what its estimate is ("published",
+            "posterior mean", "posterior median", "Bayes factor", ...); the report shows one kind
+            per table (set by the presenter; empty: one table labelled "estimate").
+        sensitivity_estimate: what the estimate of every ``sensitivity`` row is ("posterior
+            mean", "posterior median"; set by the presenter).
+        priors_table: the analysis priors of this endpoint, one row per prior: prior, primary,
+            family, parameters, ESS, rationale (strings; set by the presenter).
     """
 
     name: str
@@ -87,11 +96,19 @@ class EndpointResult:
     csv_only: frozenset[str] = frozenset()
     followup: dict[str, list[dict[str, Any]]] | None = None
     kind: str = ""  # "rate", "time_to_event" or "comparison" (set by the run)
+    captions: dict[str, str] = field(default_factory=dict)
+    estimate_kinds: list[str] = field(default_factory=list)
+    sensitivity_estimate: str = "estimate"
+    priors_table: pd.DataFrame | None = None
 
 
 def comparison_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     """A comparison table with exactly :data:`COMPARISON_COLUMNS` (missing cells are empty)."""
     return pd.DataFrame(rows).reindex(columns=COMPARISON_COLUMNS)
+
+
+#: Columns of every priors table of the report (one row per analysis prior).
+PRIORS_TABLE_COLUMNS = ["prior", "primary", "family", "parameters", "ESS (patients)", "rationale"]
 
 
 def sensitivity_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:

@@ -11,17 +11,21 @@ Bayes factors are worded on the Kass and Raftery scale (:mod:`analysis.report.wo
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from trial_reanalysis.analysis.constants import INTERVAL_LEVEL
+from trial_reanalysis.analysis.endpoints.base import PRIORS_TABLE_COLUMNS
 from trial_reanalysis.analysis.report.wording import (
     KASS_RAFTERY_SCALE,
     bayes_factor_words,
     format_probability,
+    parameters_text,
 )
 
 TEST_NAMES = {"fisher": "Fisher's exact test", "chi2": "the chi-square test"}
@@ -163,13 +167,63 @@ def _data_text(event: dict[str, Any]) -> str:
     return f"{n} compatible (split, table) pair{'s' if n != 1 else ''}"
 
 
+def key_finding_sentence(results: dict[str, Any]) -> str:
+    """The endpoint's key finding, its first sentence: the event whose primary Bayes factor
+    against OR = 1 is furthest from 1 (|log BF| largest, either direction), with that Bayes factor
+    in Kass-Raftery words and the posterior probability of the side its median lies on; without
+    Bayes factors, the event with the largest such posterior probability."""
+    g = results["grouping"]
+    exposed, reference = g["exposed"]["name"], g["reference"]["name"]
+    fitted = [
+        e for e in results["events"].values() if e["posterior"].get(e["primary_prior"]) is not None
+    ]
+    if not fitted:
+        return (
+            f"No event by {g['label']} could be analysed: no 2x2 table reproduces the reports "
+            "under these assumptions."
+        )
+
+    def side(e: dict[str, Any]) -> tuple[str, float, str]:
+        post = e["posterior"][e["primary_prior"]]
+        if post["p_or_above_1"] >= post["p_or_below_1"]:
+            return "P(OR > 1)", post["p_or_above_1"], exposed
+        return "P(OR < 1)", post["p_or_below_1"], reference
+
+    with_bf = [e for e in fitted if e["bayes_factor_primary_vs_null"] is not None]
+    if with_bf:
+        best = max(with_bf, key=lambda e: abs(math.log(e["bayes_factor_primary_vs_null"])))
+    else:
+        best = max(fitted, key=lambda e: side(e)[1])
+    name, prob, group = side(best)
+    p = best["priors"][best["primary_prior"]]["parameters"]
+    text = f"Of the {len(results['events'])} event(s) compared by {g['label']}, " + (
+        "the strongest evidence concerns " if with_bf else "the clearest difference concerns "
+    )
+    text += (
+        f"{best['label']} (reported {p_text(best['reported'])}, {direction_text(best['reported'])})"
+    )
+    if with_bf:
+        bf = best["bayes_factor_primary_vs_null"]
+        text += (
+            f": a Bayes factor of {bf:.3g} for an effect against OR = 1 under the "
+            f"N({p['log_or_mu']:g}, {p['log_or_sigma']:g}) prior on the log OR, "
+            f"{bayes_factor_words(bf)}"
+        )
+    return text + (
+        f"; {name} = {format_probability(prob)} (more frequent in {group}) under the "
+        f"'{best['primary_prior']}' prior."
+    )
+
+
 def sentences(results: dict[str, Any]) -> list[str]:
-    """Every sentence of a comparison endpoint, from its results dict."""
+    """Every sentence of a comparison endpoint, from its results dict; the first is the key
+    finding (:func:`key_finding_sentence`), the second says what the odds ratios compare."""
     g = results["grouping"]
     exposed, reference = g["exposed"]["name"], g["reference"]["name"]
     out: list[str] = [
+        key_finding_sentence(results),
         f"Odds ratios compare the groups of {g['label']}: odds of the event in {exposed} over "
-        f"odds in {reference} (OR > 1: more frequent in {exposed})."
+        f"odds in {reference} (OR > 1: more frequent in {exposed}).",
     ]
     for event in results["events"].values():
         rep, prior = event["reported"], event["primary_prior"]
@@ -375,9 +429,80 @@ def plot_evidence(results: dict[str, Any], ax: Axes | None = None) -> Figure:
     return fig
 
 
+def estimate_kinds_of(comparison: pd.DataFrame) -> list[str]:
+    """What each comparison row's estimate is: published (the P value only), the conditional
+    maximum-likelihood OR (frequentist rows), a Bayes factor, or the posterior median OR."""
+    kinds = []
+    for side, quantity in zip(comparison["side"], comparison["quantity"], strict=True):
+        if side == "reported":
+            kinds.append("published")
+        elif str(quantity).startswith("Bayes factor"):
+            kinds.append("Bayes factor")
+        elif side == "frequentist":
+            kinds.append("conditional maximum likelihood")
+        else:
+            kinds.append("posterior median")
+    return kinds
+
+
+def log_or_prior_ess(sigma: float) -> float:
+    """ESS in patients of a Normal(mu, sigma) prior on a log OR, by the follow-up priors'
+    definition at event rate 0.5 (a lower bound): 4 / (p (1 - p) sigma^2) = 16 / sigma^2."""
+    return 4.0 / (0.25 * sigma**2)
+
+
+def priors_table_of(results: dict[str, Any]) -> pd.DataFrame:
+    """The analysis priors of a comparison (the log OR and the baseline log-odds), one row per
+    prior and, where the events' priors differ, per event."""
+    rows: list[list[str]] = []
+    seen: set[tuple] = set()
+    events = list(results["events"].values())
+    for e in events:
+        for name, p in e["priors"].items():
+            q = p["parameters"]
+            shared = all(x["priors"].get(name) == p for x in events)
+            label = name if shared or len(events) == 1 else f"{name} ({e['label']})"
+            if (label, repr(q)) in seen:
+                continue
+            seen.add((label, repr(q)))
+            rows.append(
+                [
+                    label,
+                    "yes" if name == e["primary_prior"] else "no",
+                    "normal on the log OR; normal on the baseline log-odds",
+                    parameters_text(q),
+                    f"{log_or_prior_ess(q['log_or_sigma']):.3g} (log OR)",
+                    p["rationale"],
+                ]
+            )
+    return pd.DataFrame(rows, columns=PRIORS_TABLE_COLUMNS)
+
+
+def captions_of(results: dict[str, Any]) -> dict[str, str]:
+    """A sentence per figure saying what it shows."""
+    g = results["grouping"]
+    key, pair = g["key"], f"{g['exposed']['name']} vs {g['reference']['name']}"
+    limits = ", ".join(f"{limit:g}" for limit, _ in KASS_RAFTERY_SCALE[1:])
+    return {
+        f"{key}_forest": (
+            f"Posterior median odds ratio ({pair}; point) and {INTERVAL_LEVEL:.0%} equal-tailed "
+            "credible interval (bar) of each event under each prior, log scale, with the "
+            "reported P beside each event; dashed line: OR = 1 (no difference)."
+        ),
+        f"{key}_evidence": (
+            f"Bayes factors for an effect against OR = 1 ({pair}) of each event, log scale: under "
+            "the report's own likelihood with the primary prior (blue), the largest any prior "
+            "allows (the maximum likelihood ratio; orange), and the Sellke-Bayarri-Berger "
+            "calibration of a continuous two-sided P (hatched; a different model, for "
+            f"comparison); dotted lines: the Kass-Raftery thresholds {limits}; solid: BF = 1."
+        ),
+    }
+
+
 def present(result: Any, loaded: Any = None) -> None:
-    """Fill ``result.sentences``, ``result.assumptions`` and ``result.figures`` (stems prefixed
-    with the grouping's key, unique in a run) from ``result.results``."""
+    """Fill ``result.sentences``, ``result.assumptions``, ``result.figures`` (stems prefixed
+    with the grouping's key, unique in a run), their captions, the estimate kinds and the priors
+    table from ``result.results``."""
     results = result.results
     key = results["grouping"]["key"]
     result.sentences = sentences(results)
@@ -386,3 +511,7 @@ def present(result: Any, loaded: Any = None) -> None:
         f"{key}_forest": plot_forest(results),
         f"{key}_evidence": plot_evidence(results),
     }
+    result.captions = captions_of(results)
+    result.estimate_kinds = estimate_kinds_of(result.comparison)
+    result.sensitivity_estimate = "posterior median"
+    result.priors_table = priors_table_of(results)

@@ -5,6 +5,7 @@ The backend is Agg (files only, no screen); interval level from :mod:`analysis.c
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 
 import matplotlib
@@ -33,6 +34,15 @@ def _axes(ax: Axes | None, size: tuple[float, float] = (7.0, 4.0)) -> tuple[Figu
         return ax.figure, ax
     fig, ax = plt.subplots(figsize=size, layout="constrained")
     return fig, ax
+
+
+#: Longest title line (characters) before a title wraps (a 7-8 inch figure at 10 pt).
+TITLE_WIDTH = 80
+
+
+def wrap_title(title: str, width: int = TITLE_WIDTH) -> str:
+    """A title broken into lines of at most ``width`` characters (long endpoint labels)."""
+    return textwrap.fill(title, width)
 
 
 def colour(name: str, i: int) -> str:
@@ -74,17 +84,36 @@ def plot_forest(
         ax.axvline(value, color="grey", ls=":", lw=1)
     if log_scale:
         ax.set_xscale("log")
-    ax.set_xlabel(f"{xlabel} (point: posterior mean; bar: {INTERVAL_LEVEL:.0%} interval)")
-    ax.set_title(title, fontsize=10)
+    ax.set_xlabel(
+        wrap_title(f"{xlabel} (point: posterior mean; bar: {INTERVAL_LEVEL:.0%} interval)")
+    )
+    ax.set_title(wrap_title(title), fontsize=10)
     return fig
 
 
 def plot_trace_rank(idata: az.InferenceData, *, title: str) -> Figure:
-    """Diagnostics appendix: per parameter, the marginal posterior per chain and rank bars
-    (uniform bars across chains mean the chains explore the same distribution)."""
+    """Diagnostics appendix: per parameter (and per coordinate of a vector parameter, named in
+    its panel titles, so no legend is needed), the marginal posterior per chain and rank bars
+    (uniform bars across chains mean the chains explore the same distribution). Constrained
+    layout keeps every panel title clear of the tick labels above it."""
+    post = idata.posterior
+    rows = sum(
+        int(np.prod([post[v].sizes[d] for d in post[v].dims if d not in ("chain", "draw")]))
+        for v in post.data_vars
+    )
     axes = az.plot_trace(
-        idata, kind="rank_bars", compact=True, figsize=(8.0, 2.2 * len(idata.posterior.data_vars))
+        idata,
+        kind="rank_bars",
+        compact=False,
+        figsize=(8.0, 1.2 + 2.0 * rows),
+        backend_kwargs={"layout": "constrained"},
+        plot_kwargs={},
     )
     fig = np.ravel(axes)[0].figure
-    fig.suptitle(title, fontsize=10)
+    for ax in np.ravel(axes):
+        ax.title.set_fontsize(9)
+        ax.xaxis.label.set_fontsize(9)
+        ax.yaxis.label.set_fontsize(9)
+        ax.tick_params(labelsize=8)
+    fig.suptitle(wrap_title(title), fontsize=10)
     return fig

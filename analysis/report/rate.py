@@ -14,11 +14,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from trial_reanalysis.analysis.constants import INTERVAL_LEVEL
-from trial_reanalysis.analysis.endpoints.base import EndpointResult
+from trial_reanalysis.analysis.endpoints.base import PRIORS_TABLE_COLUMNS, EndpointResult
 from trial_reanalysis.analysis.reconstruction.rate_report import BetaMixtureDistribution
 from trial_reanalysis.analysis.report import plots
 from trial_reanalysis.analysis.report.wording import (
@@ -29,6 +30,7 @@ from trial_reanalysis.analysis.report.wording import (
     direction_words,
     format_bayes_factor,
     format_probability,
+    parameters_text,
 )
 from trial_reanalysis.analysis.trials.load import LoadedTrial
 
@@ -394,7 +396,7 @@ def plot_rate_posterior(
     ax.set_ylim(2 * y, top * 1.1)
     ax.set_xlabel(_noun(label))
     ax.set_ylabel("posterior density")
-    ax.set_title(title, fontsize=10)
+    ax.set_title(plots.wrap_title(title, 70), fontsize=10)
     ax.legend(frameon=False, fontsize=8)
     return fig
 
@@ -425,7 +427,7 @@ def figures_of(result: EndpointResult) -> dict[str, Figure]:
     if len(result.sensitivity):
         figures[f"{key}_sensitivity"] = plots.plot_forest(
             result.sensitivity,
-            title=f"{r['label']}: by prior, single count, rounding rule and dropout allowance",
+            title=f"{r['label']}: sensitivity",
             reference_lines=tuple(v for v in (r["p0"], r["p1"]) if v is not None),
             xlabel=_noun(r["label"]),
         )
@@ -457,12 +459,78 @@ def annotate_followup(priors: list[dict[str, Any]], analysis_prior_ess: float) -
         )
 
 
+# ---------------------------------------------------------------------------------------------
+# What the report's tables and figures say they show
+# ---------------------------------------------------------------------------------------------
+
+#: The estimate of each side of a rate's comparison table (every Bayesian row: the posterior mean).
+ESTIMATE_KINDS = {"reported": "published", "frequentist": "observed proportion"}
+
+
+def estimate_kinds_of(comparison: pd.DataFrame) -> list[str]:
+    """What each comparison row's estimate is: the published rate, the observed proportion of
+    the headline count, or the posterior mean (exact or MCMC: every Bayesian row of a rate)."""
+    return [ESTIMATE_KINDS.get(side, "posterior mean") for side in comparison["side"]]
+
+
+def priors_table_of(r: Mapping[str, Any]) -> pd.DataFrame:
+    """The analysis priors of a rate: name, primary, family, parameters, ESS (a + b patients, as
+    in results' ``priors``), rationale."""
+    rows = [
+        [
+            name,
+            "yes" if p.get("primary") else "no",
+            f"{p['family'][:1].upper()}{p['family'][1:]}",
+            parameters_text(p["parameters"]),
+            f"{p['ess']:.3g}" if p.get("ess") is not None else "",
+            p["rationale"],
+        ]
+        for name, p in r["priors"].items()
+    ]
+    return pd.DataFrame(rows, columns=PRIORS_TABLE_COLUMNS)
+
+
+def captions_of(result: EndpointResult) -> dict[str, str]:
+    """A sentence per figure saying what it shows (the report prints it under the figure)."""
+    r = result.results
+    key, label = result.name, _noun(r["label"])
+    f = r["frequentist"]
+    lines = " and ".join(
+        f"{what} {_rate(v)}"
+        for what, v in (("dotted: the null rate", r["p0"]), ("dashed: the alternative", r["p1"]))
+        if v is not None
+    )
+    mcmc = (
+        f"; shaded: the MCMC draws under the primary '{r['primary_prior']}' prior (the check)"
+        if result.posteriors.get(f"{key}_{r['primary_prior']}") is not None
+        else ""
+    )
+    out = {
+        f"{key}_posterior": (
+            f"Exact posterior density of the {label} under each prior (lines){mcmc}; black: "
+            f"the observed proportion {f['candidate']} and its {LEVEL} exact CI"
+            + (f"; vertical lines, {lines}." if lines else ".")
+        ),
+        f"{key}_sensitivity": (
+            f"Posterior mean (point) and {LEVEL} equal-tailed credible interval (bar) of the "
+            f"{label} under each prior and each reproducing count, rounding rule and dropout "
+            "allowance analysed alone; diamond: the primary analysis"
+            + (f"; vertical lines, {lines}." if lines else ".")
+        ),
+    }
+    return {stem: text for stem, text in out.items() if stem in result.figures}
+
+
 def present(result: EndpointResult, loaded: LoadedTrial) -> None:
-    """Fill the sentences, assumptions and figures of a rate's result (and annotate its follow-up
-    priors with the ESS without the analysis prior)."""
+    """Fill the sentences, assumptions, figures, captions, estimate kinds and priors table of a
+    rate's result (and annotate its follow-up priors with the ESS without the analysis prior)."""
     r = result.results
     result.sentences = sentences_of(r)
     result.assumptions = assumptions_of(r)
     result.figures = figures_of(result)
+    result.captions = captions_of(result)
+    result.estimate_kinds = estimate_kinds_of(result.comparison)
+    result.sensitivity_estimate = "posterior mean"
+    result.priors_table = priors_table_of(r)
     if result.followup and result.name in result.followup:
         annotate_followup(result.followup[result.name], r["followup_basis"]["analysis_prior_ess"])

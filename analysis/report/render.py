@@ -67,6 +67,95 @@ def table(df: pd.DataFrame) -> dict[str, Any]:
     }
 
 
+#: Columns of a comparison table in the report (ci_low and ci_high shown as one "limits" cell,
+#: probability and its label as one cell); constant and duplicate columns are then dropped.
+COMPARISON_DISPLAY = ["quantity", "side", "method", "scenario", "estimate", "limits", "interval"]
+SENSITIVITY_DISPLAY = ["quantity", "prior", "assumption", "scenario", "primary", "estimate"]
+#: Most columns a report table may have (issue 13 item 7: a table a statistician hands on).
+MAX_COLUMNS = 8
+
+
+def probability_cell(probability: Any, label: Any, *, published: bool = False) -> str:
+    """A probability and what it is, in one cell: "P(rate > 0.2) = 0.9569", "P(rate > 0.05)
+    > 0.9999". Every probability goes through :func:`format_probability` (one format), except a
+    published one, printed as published (:func:`printed`)."""
+    if probability is None or (isinstance(probability, float) and math.isnan(probability)):
+        return ""
+    text = printed(probability) if published else format_probability(float(probability))
+    name = "" if label is None or (isinstance(label, float) and math.isnan(label)) else str(label)
+    if not name:
+        return text
+    return f"{name} = {text}" if text[0].isdigit() else f"{name} {text}"
+
+
+def _cell(value: Any, published: bool) -> str:
+    """A number as published (4.0 stays "4.0") on a reported row, else :func:`fmt`."""
+    if published and isinstance(value, float) and not math.isnan(value):
+        shown = printed(value)
+        return shown if len(shown) <= 10 else fmt(value)
+    return fmt(value)
+
+
+def _limits(low: Any, high: Any, published: bool) -> str:
+    lo, hi = _cell(low, published), _cell(high, published)
+    return f"{lo} to {hi}" if lo or hi else ""
+
+
+def display_tables(
+    df: pd.DataFrame, kinds: list[str], *, sensitivity: bool = False
+) -> list[dict[str, Any]]:
+    """A comparison (or sensitivity) table as the report shows it: one table per estimate kind
+    (``kinds``, one per row, e.g. "posterior mean"), its estimate column headed by the kind; the
+    interval limits in one cell and each probability with its label in one cell; columns empty
+    in every row dropped, and (in a table of several rows) columns holding one value in every
+    row or repeating an earlier column dropped and stated once in the table's note. At most
+    :data:`MAX_COLUMNS` columns.
+
+    Returns: a list of ``{"title", "columns", "rows", "note"}`` (title: the kind)."""
+    if len(kinds) != len(df):
+        kinds = ["estimate"] * len(df)
+    base = SENSITIVITY_DISPLAY if sensitivity else COMPARISON_DISPLAY
+    out = []
+    for kind in dict.fromkeys(kinds):
+        sub = df[[k == kind for k in kinds]].astype(object)
+        cells: dict[str, list[str]] = {c: [] for c in base}
+        if sensitivity:
+            cells["limits"] = []
+        cells["probability"] = []
+        for _, row in sub.iterrows():
+            published = row.get("side") == "reported"
+            for c in base:
+                if c != "limits":
+                    cells[c].append(_cell(row.get(c), published))
+            cells["limits"].append(_limits(row.get("ci_low"), row.get("ci_high"), published))
+            cells["probability"].append(
+                probability_cell(
+                    row.get("probability"), row.get("probability_label"), published=published
+                )
+            )
+        names = {"estimate": kind, "limits": "interval limits", "interval": "interval"}
+        notes = []
+        keep = []
+        for c, values in cells.items():
+            if not any(values):
+                continue
+            if c != "estimate" and len(values) > 1 and len(set(values)) == 1:
+                notes.append(f"{names.get(c, c)}: {values[0]}")
+                continue
+            if c != "estimate" and any(values == cells[k] for k in keep):
+                continue
+            keep.append(c)
+        out.append(
+            {
+                "title": kind[:1].upper() + kind[1:],
+                "columns": [names.get(c, c) for c in keep],
+                "rows": [list(r) for r in zip(*(cells[c] for c in keep), strict=True)],
+                "note": "; ".join(notes),
+            }
+        )
+    return out
+
+
 def data_of_record(model: BaseModel, prefix: str = "") -> tuple[list[dict], list[str]]:
     """Every reported value of the trial file with its source, and every field marked unknown."""
     reported: list[dict[str, str]] = []
@@ -152,6 +241,21 @@ def declared_assumptions(loaded: LoadedTrial) -> list[dict[str, str]]:
     return rows
 
 
+def gates_cell(fit: dict[str, Any]) -> str:
+    """Whether a fit passed its diagnostic gates, and whether it took the retry, in one cell."""
+    verdict = "passed" if fit["passed"] else "FAILED"
+    return f"{verdict} after a retry" if fit.get("retried") else verdict
+
+
+def appendix_caption(title: str) -> str:
+    """The caption of an endpoint's trace and rank plot (appendix)."""
+    return (
+        f"{title}: for each parameter of the primary fit, its marginal posterior density per chain "
+        "(left) and the ranks of its draws across all chains, per chain (right; bars of even "
+        "height in every chain mean the chains explore the same distribution)."
+    )
+
+
 def _png_base64(path: Path) -> str:
     return base64.b64encode(path.read_bytes()).decode("ascii")
 
@@ -166,15 +270,18 @@ def context(out: Path, output, loaded: LoadedTrial, config) -> dict[str, Any]:
                 "stem": stem,
                 "file": f"figures/{stem}.png",
                 "b64": _png_base64(out / f"figures/{stem}.png"),
+                "caption": e.captions.get(stem, stem.replace("_", " ")),
             }
             for stem in e.figures
         ]
+        sens_kinds = [e.sensitivity_estimate] * len(e.sensitivity)
         endpoints.append(
             {
                 "name": e.name,
                 "title": e.title,
-                "comparison": table(e.comparison),
-                "sensitivity": table(e.sensitivity),
+                "comparison": display_tables(e.comparison, e.estimate_kinds),
+                "sensitivity": display_tables(e.sensitivity, sens_kinds, sensitivity=True),
+                "priors": table(e.priors_table) if e.priors_table is not None else None,
                 "sentences": e.sentences,
                 "assumptions": e.assumptions,
                 "figures": figures,
@@ -184,11 +291,13 @@ def context(out: Path, output, loaded: LoadedTrial, config) -> dict[str, Any]:
                 "csv_tables": sorted(f"tables/{stem}.csv" for stem in e.csv_only),
             }
         )
+    titles = {e.name: e.title for e in output.endpoints}
     appendix = [
         {
             "stem": p.stem,
             "file": f"figures/{p.name}",
             "b64": _png_base64(p),
+            "caption": appendix_caption(titles.get(p.stem[9:].removesuffix("_trace_rank"), "")),
         }
         for p in sorted((out / "figures").glob("appendix_*.png"))
     ]
@@ -205,8 +314,7 @@ def context(out: Path, output, loaded: LoadedTrial, config) -> dict[str, Any]:
         "ess_tail_min",
         "divergences",
         "ebfmi_min",
-        "retried",
-        "passed",
+        "gates",
     ]
     followup = output.results.get("followup_priors")
     planning = None
@@ -217,6 +325,12 @@ def context(out: Path, output, loaded: LoadedTrial, config) -> dict[str, Any]:
                 "stem": "followup_oc_curves",
                 "file": "figures/followup_oc_curves.png",
                 "b64": _png_base64(out / "figures/followup_oc_curves.png"),
+                "caption": (
+                    "Operating characteristics of single-arm follow-up designs: the probability "
+                    "of success against the true response rate, one curve per sample size n "
+                    "(exact enumeration); dotted line: the null rate p0; dashed: the "
+                    "alternative p1."
+                ),
             },
         }
     prov = output.results["provenance"]
@@ -231,7 +345,7 @@ def context(out: Path, output, loaded: LoadedTrial, config) -> dict[str, Any]:
         "endpoints": endpoints,
         "fits": [
             {
-                "cells": [fmt(f[c]) for c in diag_cols],
+                "cells": [fmt(f[c]) for c in diag_cols[:-1]] + [gates_cell(f)],
                 "passed": f["passed"],
                 "failures": f["failures"],
             }

@@ -17,14 +17,16 @@ import matplotlib
 matplotlib.use("Agg")
 
 import numpy as np
+import pandas as pd
 from matplotlib import pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from trial_reanalysis.analysis.constants import INTERVAL_LEVEL, INTERVAL_TAILS
-from trial_reanalysis.analysis.endpoints.base import EndpointResult
+from trial_reanalysis.analysis.endpoints.base import PRIORS_TABLE_COLUMNS, EndpointResult
 from trial_reanalysis.analysis.frequentist.survival import weibull_survival
-from trial_reanalysis.analysis.report.wording import format_probability
+from trial_reanalysis.analysis.planning.followup import weibull_unit_information
+from trial_reanalysis.analysis.report.wording import format_probability, parameters_text
 from trial_reanalysis.analysis.trials.load import LoadedTrial
 from trial_reanalysis.models.time_to_event import MEDIAN, SHAPE
 
@@ -360,12 +362,108 @@ def plot_forest(results: Mapping[str, Any], *, ax: Any = None) -> Figure:
     return fig
 
 
+# ---------------------------------------------------------------------------------------------
+# what the report's tables and figures say they show
+# ---------------------------------------------------------------------------------------------
+
+
+def estimate_kinds_of(comparison: pd.DataFrame) -> list[str]:
+    """What each comparison row's estimate is: published; maximum likelihood (frequentist rows);
+    posterior mean (survival at a time); posterior median (the median and the shape)."""
+    kinds = []
+    for side, quantity in zip(comparison["side"], comparison["quantity"], strict=True):
+        if side == "reported":
+            kinds.append("published")
+        elif side == "frequentist":
+            kinds.append("maximum likelihood")
+        elif str(quantity).startswith("survival at"):
+            kinds.append("posterior mean")
+        else:
+            kinds.append("posterior median")
+    return kinds
+
+
+def lognormal_prior_ess(
+    log_median_sd: float, log_shape_mu: float, log_shape_sd: float
+) -> tuple[float, float, float]:
+    """ESS in patients of independent normal priors on (log median, log shape), by the definition
+    of the follow-up priors (:mod:`analysis.planning.followup`): with I1 the information of one
+    uncensored Weibull observation at the prior's central shape exp(log_shape_mu),
+    ESS = sqrt(det(I1^-1) / det(Cov)) and per parameter (I1^-1)_jj / Var_j.
+
+    Returns: (overall, median, shape)."""
+    inv1 = np.linalg.inv(weibull_unit_information(float(np.exp(log_shape_mu))))
+    var = np.array([log_median_sd**2, log_shape_sd**2])
+    overall = float(np.sqrt(np.linalg.det(inv1) / np.prod(var)))
+    each = np.diag(inv1) / var
+    return overall, float(each[0]), float(each[1])
+
+
+def priors_table_of(results: Mapping[str, Any]) -> pd.DataFrame:
+    """The analysis priors of a time-to-event endpoint (independent normals on log median and
+    log shape), with their ESS (:func:`lognormal_prior_ess`)."""
+    rows = []
+    for name, p in results["priors"].items():
+        q = p["parameters"]
+        try:
+            overall, med, shape = lognormal_prior_ess(
+                q["log_median_sd"], q["log_shape_mu"], q["log_shape_sd"]
+            )
+            ess = f"{overall:.2g} (median {med:.2g}, shape {shape:.2g})"
+        except KeyError:  # a family without these parameters: no ESS by this definition
+            ess = ""
+        rows.append(
+            [
+                name,
+                "yes" if name == results["primary_prior"] else "no",
+                "normal on log median and log shape",
+                parameters_text(q),
+                ess,
+                p["rationale"],
+            ]
+        )
+    return pd.DataFrame(rows, columns=PRIORS_TABLE_COLUMNS)
+
+
+def captions_of(result: EndpointResult) -> dict[str, str]:
+    """A sentence per figure saying what it shows."""
+    results = result.results
+    label, unit, rep = results["label"].lower(), results["unit"], results["reported"]
+    marks = []
+    if isinstance(rep["median"], int | float):
+        marks.append("red: the published median and its CI (at survival 0.5)")
+    if rep["landmarks"]:
+        marks.append("green squares: the published landmark rates and CIs")
+    if results.get("patient_data") is not None:
+        marks.append("black steps: the Kaplan-Meier curve of the patient data")
+    key = result.name
+    return {
+        f"{key}_survival": (
+            f"Posterior {label} curve of the Weibull model under the primary "
+            f"'{results['primary_prior']}' prior: pointwise posterior median (line) and "
+            f"{PERCENT} credible band, times in {unit}"
+            + (f"; {'; '.join(marks)}." if marks else ".")
+        ),
+        f"{key}_forest": (
+            f"Posterior median (point) and {PERCENT} credible interval (bar) of the median "
+            f"{label} ({unit}, left) and the Weibull shape k (right), under each prior and under "
+            "each assumption scenario with the primary prior; dotted line: k = 1 (a constant "
+            "hazard)."
+        ),
+    }
+
+
 def present(result: EndpointResult, loaded: LoadedTrial | None = None) -> None:
-    """Fill ``result.sentences``, ``result.assumptions`` and ``result.figures`` from its numbers
-    (figures named ``<key>_survival`` and ``<key>_forest``)."""
+    """Fill ``result.sentences``, ``result.assumptions``, ``result.figures`` (named
+    ``<key>_survival`` and ``<key>_forest``), their captions, the estimate kinds and the priors
+    table from its numbers."""
     results = result.results
     result.sentences = sentences_of(results)
     result.assumptions = assumptions_of(results)
+    result.estimate_kinds = estimate_kinds_of(result.comparison)
+    result.sensitivity_estimate = "posterior median"
+    if results.get("priors"):
+        result.priors_table = priors_table_of(results)
     if not results["analysed"]:
         return
     idata = result.posteriors.get(result.primary_posterior or "")
@@ -374,3 +472,4 @@ def present(result: EndpointResult, loaded: LoadedTrial | None = None) -> None:
             idata.posterior[MEDIAN].values, idata.posterior[SHAPE].values, results
         )
     result.figures[f"{result.name}_forest"] = plot_forest(results)
+    result.captions = {k: v for k, v in captions_of(result).items() if k in result.figures}

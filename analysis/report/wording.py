@@ -141,3 +141,15 @@ def direction_words(bayes_factors: list[float | None]) -> str:
     if signs == {-1}:
         return "every prior favours the null region"
     return "the direction depends on the prior"
+
+
+def parameters_text(parameters: dict, digits: int = 3) -> str:
+    """A prior's parameters in one line: "alpha = 0.419, beta = 7.95" (numbers to ``digits``
+    significant digits; lists and text as they are)."""
+
+    def one(v: object) -> str:
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            return str(v)
+        return f"{v:.{digits}g}"
+
+    return ", ".join(f"{k} = {one(v)}" for k, v in parameters.items())
