@@ -164,3 +164,15 @@ def test_expectations_cover_every_file_and_match_published_counts() -> None:
             entry = expected[path.name]["time_to_event"][key]
             if tte.median != "not reported" and tte.median.value is not None:
                 assert entry["median"] == pytest.approx(tte.median.value, abs=1e-12)
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
+def test_every_corpus_trial_survives_the_trip_to_a_worker(path: Path) -> None:
+    """A loaded trial is pickled to worker processes as a dump and validated again there: every
+    corpus file (medians not reached, NE limits included) comes back equal."""
+    import pickle
+
+    from trial_reanalysis.analysis.trials.load import load_trial
+
+    loaded = load_trial(path)
+    assert pickle.loads(pickle.dumps(loaded)) == loaded

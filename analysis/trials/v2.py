@@ -199,7 +199,10 @@ class ReportedStage1(_Reported):
 
 
 def _limit(value: Any) -> Any:
-    """A CI limit (or a median): a finite number, or a word for "not reached" -> None."""
+    """A CI limit (or a median): a finite number, or a word for "not reached" -> None (None
+    itself only comes from a dump of a loaded trial, sent to a worker: TOML has no null)."""
+    if value is None:
+        return None
     if isinstance(value, str):
         if value.strip() not in MISSING_LIMIT_WORDS:
             raise ValueError(
