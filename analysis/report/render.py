@@ -333,6 +333,31 @@ def context(out: Path, output, loaded: LoadedTrial, config) -> dict[str, Any]:
                 ),
             },
         }
+    planners = None
+    if getattr(output, "planners", None) is not None:
+        titles = {
+            "planners_map_summary": "MAP priors of the historical trials",
+            "planners_designs": "Designs for a single-arm follow-up (exact OC)",
+        }
+        planners = {
+            "sentences": output.planners["sentences"],
+            "tables": [
+                {
+                    "title": titles.get(stem, stem.replace("planners_map_", "Trials of the map: ")),
+                    "table": table(df),
+                }
+                for stem, df in output.planners["tables"].items()
+            ],
+            "figures": [
+                {
+                    "stem": stem,
+                    "file": f"figures/{stem}.png",
+                    "b64": _png_base64(out / f"figures/{stem}.png"),
+                    "caption": _planners_caption(stem),
+                }
+                for stem in output.planners["figures"]
+            ],
+        }
     prov = output.results["provenance"]
     return {
         "trial": loaded.trial.trial,
@@ -355,6 +380,7 @@ def context(out: Path, output, loaded: LoadedTrial, config) -> dict[str, Any]:
         "all_passed": all(f["passed"] for f in fits),
         "followup": followup,
         "planning": planning,
+        "planners": planners,
         "appendix": appendix,
         "provenance": prov,
         "level": f"{INTERVAL_LEVEL:.0%}",
@@ -403,6 +429,23 @@ def md_table(t: dict[str, Any]) -> Markup:
 def _md_finalize(value: Any) -> Any:
     """Every ``{{ ... }}`` of the Markdown template: escaped unless built escaped (Markup)."""
     return value if isinstance(value, Markup) else md_escape(value)
+
+
+def _planners_caption(stem: str) -> str:
+    """What a figure of the planners' section shows."""
+    if stem == "planners_design_oc":
+        return (
+            "Operating characteristics of the compared follow-up designs (Simon optimal and "
+            "minimax, posterior-probability, predictive-probability and BOP2, each calibrated "
+            "to the type I error shown in the table): the probability of declaring the "
+            "treatment active against the true rate, by exact enumeration."
+        )
+    name = stem.removeprefix("planners_map_").replace("_", " ")
+    return (
+        f"Meta-analytic-predictive prior ({name}): each historical trial's reported value with "
+        "its 95 % CI and its shrunk posterior under the hierarchical model, the MAP predictive "
+        "of a new trial and its robust mixture with a vague component."
+    )
 
 
 def write_reports(out: Path, output, loaded: LoadedTrial, config) -> None:
