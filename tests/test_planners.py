@@ -348,3 +348,37 @@ def test_overlap_check_sees_overlapping_text() -> None:
     ax.text(0.52, 0.5, "another label")
     assert ("one label", "another label") in _overlaps(fig)
     plt.close(fig)
+
+
+def test_the_section_reaches_both_reports(section, seed, tmp_path) -> None:
+    """The planners' section is in report.html and report.md: its sentences, tables with their
+    numbers, and its figures with captions (issue 15: the MAP prior and the design comparison
+    appear in the report)."""
+    from types import SimpleNamespace
+
+    from trial_reanalysis.analysis.report import render
+
+    presented = report.present_planners(section)
+    (tmp_path / "figures").mkdir()
+    for stem, fig in presented["figures"].items():
+        render.save_figure(fig, tmp_path / "figures" / f"{stem}.png")
+    results = {
+        "provenance": {
+            "seed": SEED,
+            "trial_file": "seed.toml",
+            "trial_sha256": "x",
+            "git_commit": None,
+            "packages": {},
+        }
+    }
+    output = SimpleNamespace(endpoints=[], results=results, planning_table=None, planners=presented)
+    render.write_reports(tmp_path, output, seed, SimpleNamespace(seed=SEED))
+    html = (tmp_path / "report.html").read_text()
+    md = (tmp_path / "report.md").read_text()
+    for text in (html, md):
+        assert "Planning across trials" in text
+        assert presented["sentences"][0].split(":")[0] in text.replace("\\", "")
+        assert "Meta-analytic-predictive prior (pfs median)" in text
+        assert "Operating characteristics of the compared follow-up designs" in text
+    assert html.count('src="data:image/png;base64,') == 2
+    assert "Simon" in html and "BOP2" in html
