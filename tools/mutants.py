@@ -612,7 +612,15 @@ MUTANTS: tuple[Mutant, ...] = (
 )
 
 
-def _copy_tree(dest: Path) -> None:
+def _copy_tree(dest: Path, rev: str | None = None) -> None:
+    """Copy the working tree to ``dest``, or the committed tree of ``rev`` (git archive)."""
+    if rev is not None:
+        dest.mkdir(parents=True)
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", rev], capture_output=True, check=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+        return
     ignore = shutil.ignore_patterns(
         ".git", "__pycache__", ".pytest_cache", ".ruff_cache", "results", ".venv", "site", "*.nc"
     )
@@ -640,12 +648,12 @@ def _run_tests(tree: Path, files: list[str], timeout: float) -> tuple[str, str, 
     return "error", (failed[0] if failed else out.strip().splitlines()[-1][:200]), seconds
 
 
-def run(mutants: list[Mutant], timeout: float) -> list[dict]:
+def run(mutants: list[Mutant], timeout: float, rev: str | None = None) -> list[dict]:
     """Apply each mutant to a fresh copy's file, run its tests, restore; return one row each."""
     rows = []
     with tempfile.TemporaryDirectory(prefix="mutants-") as tmp:
         tree = Path(tmp) / "tree"
-        _copy_tree(tree)
+        _copy_tree(tree, rev)
         for mut in mutants:
             path = tree / mut.file
             original = path.read_text()
@@ -673,6 +681,14 @@ def run(mutants: list[Mutant], timeout: float) -> list[dict]:
             rows.append(row)
             print(f"{mut.id:4s} {row['status']:8s} {row.get('detail', '')}", flush=True)
     return rows
+
+
+def _load(spec: str) -> list[dict]:
+    """Rows of comma-joined JSON files, in the order of :data:`MUTANTS` (later files win)."""
+    by_id = {}
+    for name in spec.split(","):
+        by_id.update({r["id"]: r for r in json.loads(Path(name).read_text())})
+    return [by_id[m.id] for m in MUTANTS if m.id in by_id]
 
 
 def markdown(before: list[dict], after: list[dict] | None) -> str:
@@ -719,22 +735,27 @@ def main() -> None:
     parser.add_argument("--only", default="", help="comma-separated mutant ids")
     parser.add_argument("--out", type=Path, help="JSON file of the results")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per mutant")
-    parser.add_argument("--markdown", nargs="+", type=Path, help="before.json [after.json]")
+    parser.add_argument("--rev", help="mutate this commit's tree instead of the working tree")
+    parser.add_argument(
+        "--markdown",
+        nargs="+",
+        help="before.json[,more.json] [after.json[,more.json]]: one or two comma-joined lists",
+    )
     args = parser.parse_args()
     if args.list:
         for mut in MUTANTS:
             print(f"{mut.id:4s} {mut.file:42s} {mut.what}")
         return
     if args.markdown:
-        before = json.loads(args.markdown[0].read_text())
-        after = json.loads(args.markdown[1].read_text()) if len(args.markdown) > 1 else None
-        out = args.markdown[0].parent / "RESULTS.md"
+        runs = [_load(spec) for spec in args.markdown]
+        before, after = runs[0], (runs[1] if len(runs) > 1 else None)
+        out = Path(args.markdown[0].split(",")[0]).parent / "RESULTS.md"
         out.write_text(markdown(before, after))
         print(out)
         return
     wanted = {s.strip() for s in args.only.split(",") if s.strip()}
     chosen = [m for m in MUTANTS if not wanted or m.id in wanted]
-    rows = run(chosen, args.timeout)
+    rows = run(chosen, args.timeout, args.rev)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(rows, indent=1) + "\n")
