@@ -18,6 +18,7 @@ import pytest
 from scipy import stats
 
 from trial_reanalysis.analysis.endpoints.time_to_event import posterior_summary, summary_ml
+from trial_reanalysis.analysis.frequentist.survival import weibull_scale
 from trial_reanalysis.analysis.inference.calibration import dirichlet_alpha
 from trial_reanalysis.analysis.planning.plan import simulate_pfs_trials
 from trial_reanalysis.models.time_to_event import MEDIAN, SHAPE, summary_data
@@ -93,3 +94,9 @@ def test_planning_simulation_has_the_stated_median() -> None:
     assert np.median(time) == pytest.approx(6.0, abs=0.15)
     ks = stats.kstest(time[0], stats.weibull_min(1.6, scale=6.0 / math.log(2) ** (1 / 1.6)).cdf)
     assert ks.pvalue > 0.001
+
+
+@pytest.mark.parametrize(("median", "shape"), [(4.4, 0.7), (4.4, 1.6), (12.0, 3.0)])
+def test_weibull_scale_has_the_median(median: float, shape: float) -> None:
+    scale = float(weibull_scale(median, shape))
+    assert stats.weibull_min.median(shape, scale=scale) == pytest.approx(median, rel=1e-12)
