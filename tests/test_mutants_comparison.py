@@ -17,6 +17,7 @@ import pytest
 from scipy import stats
 
 from trial_reanalysis.analysis.endpoints.comparison import sbb_calibration, summarise_log_or
+from trial_reanalysis.analysis.reconstruction.tables import compatible_tables, p_value_grid
 from trial_reanalysis.models.comparison import AE_PRIORS, report_evidence, report_from_published
 from trial_reanalysis.models.priors import PriorScenario
 
@@ -82,3 +83,18 @@ def test_side_bayes_factors_average_to_the_prior_one_with_a_shifted_prior() -> N
     )
     assert up["bayes_factor_prior_vs_null"] == pytest.approx(total, rel=1e-9)
     assert up["bayes_factor_reported_side_vs_null"] > 2 * down["bayes_factor_reported_side_vs_null"]
+
+
+def test_a_p_value_at_the_lower_end_of_its_interval_reproduces_the_report() -> None:
+    """The interval of a printed P is half-open, [low, high): a table whose two-sided Fisher P
+    equals ``low`` exactly is compatible, one at ``high`` is not (the grid's P values agree with
+    scipy's ``fisher_exact`` first)."""
+    grid = p_value_grid(24, 24, "fisher")
+    p_low, p_high = float(grid[9, 2]), float(grid[10, 2])
+    assert p_low == pytest.approx(stats.fisher_exact([[9, 15], [2, 22]]).pvalue, rel=1e-9)
+    assert p_high == pytest.approx(stats.fisher_exact([[10, 14], [2, 22]]).pvalue, rel=1e-9)
+    assert p_high < p_low
+    tables = compatible_tables((p_low, p_low + 1e-15), 24, 24, "exposed")
+    assert (9, 2) in {(t["exposed_events"], t["reference_events"]) for t in tables}
+    tables = compatible_tables((p_high - 1e-15, p_high), 24, 24, "exposed")
+    assert (10, 2) not in {(t["exposed_events"], t["reference_events"]) for t in tables}
