@@ -3,6 +3,8 @@ returned flagged when failures are allowed)."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from trial_reanalysis.analysis.endpoints.rate import compiled_model
@@ -62,6 +64,7 @@ def test_run_stops_on_failed_gates_and_flags_them_in_red_when_allowed(tmp_path, 
         )
     )
     assert not output.diagnostics_passed
+    assert json.loads((out / "results.json").read_text())["diagnostics_passed"] is False
     html = (out / "report.html").read_text()
     # one fit per prior (uniform, Jeffreys, skeptical, enthusiastic), each marked
     assert 'id="diagnostics-warning"' in html and html.count('class="failed"') == 4
