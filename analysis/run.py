@@ -43,9 +43,10 @@ if TYPE_CHECKING:  # kept out of start-up: the worker processes import the heavy
     from matplotlib.figure import Figure
 
     from trial_reanalysis.analysis.endpoints.base import EndpointResult
+    from trial_reanalysis.analysis.inference.fitting import SamplerSettings
 
 #: Endpoint kind -> (module, function) of its analysis, imported lazily (in the worker). Each is
-#: called as ``analyse(loaded, key, *, seed, allow_failed)`` with the key the trial file gives
+#: called as ``analyse(loaded, key, *, seed, allow_failed[, settings])`` with the key the file gives
 #: the endpoint (a rate, a time-to-event endpoint, or a grouping whose comparisons it analyses).
 KINDS: dict[str, tuple[str, str]] = {
     "rate": ("trial_reanalysis.analysis.endpoints.rate", "analyse_rate"),
@@ -91,6 +92,8 @@ class RunConfig:
     #: A historical set (data/historical/*.toml) for the planners' section: MAP priors across
     #: trials and the design comparison. None: no planners' section.
     historical: Path | None = None
+    #: NUTS settings of every fit (None: the package's defaults); shorter ones for tests.
+    sampler: SamplerSettings | None = None
 
 
 @dataclass
@@ -355,14 +358,22 @@ def input_files(loaded: LoadedTrial) -> list[Path]:
 
 
 def analyse_endpoint(
-    kind: str, key: str, loaded: LoadedTrial, seed: int, allow_failed: bool, out: Path | None
+    kind: str,
+    key: str,
+    loaded: LoadedTrial,
+    seed: int,
+    allow_failed: bool,
+    out: Path | None,
+    sampler: SamplerSettings | None = None,
 ) -> EndpointResult:
     """Analyse one endpoint and write its posteriors (netCDF) and figures (PNG) into ``out``
     (``out=None``: keep them in the result, for the notebook API).
 
     The kind's analysis and presenter are looked up here and passed by name, so that a worker
     process (which imports them) runs what this process registered."""
-    return _analyse(*KINDS[kind], PRESENTERS.get(kind), kind, key, loaded, seed, allow_failed, out)
+    return _analyse(
+        *KINDS[kind], PRESENTERS.get(kind), kind, key, loaded, seed, allow_failed, out, sampler
+    )
 
 
 def _analyse(
@@ -375,11 +386,13 @@ def _analyse(
     seed: int,
     allow_failed: bool,
     out: Path | None,
+    sampler: SamplerSettings | None = None,
 ) -> EndpointResult:
     """What a worker runs: import the analysis by name, run it, derive its follow-up priors,
     word and draw it, write its files."""
     analyse = getattr(importlib.import_module(module), function)
-    result = analyse(loaded, key, seed=seed, allow_failed=allow_failed)
+    extra = {} if sampler is None else {"settings": sampler}  # test kinds need not take it
+    result = analyse(loaded, key, seed=seed, allow_failed=allow_failed, **extra)
     result.kind = kind
     if result.primary_draws and presenter is not None:
         from trial_reanalysis.analysis.planning.followup import endpoint_followup_priors
@@ -403,7 +416,7 @@ def _analyse_endpoints(
     """Every endpoint's result, in report order: here, or in worker processes."""
     n_steps = len(names) + 2
     workers = config.workers or min(len(names), len(os.sched_getaffinity(0)))
-    args = (loaded, config.seed, config.allow_failed_diagnostics, tmp)
+    args = (loaded, config.seed, config.allow_failed_diagnostics, tmp, config.sampler)
     if workers <= 1 or len(names) <= 1:
         done = []
         for i, (name, (kind, key)) in enumerate(names.items()):

@@ -42,7 +42,7 @@ from trial_reanalysis.analysis.frequentist.binomial import (
     trial_decision,
 )
 from trial_reanalysis.analysis.inference.diagnostics import FitDiagnostics, fit_with_gates
-from trial_reanalysis.analysis.inference.fitting import CompiledModel, derive_seed
+from trial_reanalysis.analysis.inference.fitting import CompiledModel, SamplerSettings, derive_seed
 from trial_reanalysis.analysis.reconstruction.rate_report import (
     BetaMixtureDistribution,
     RateReport,
@@ -593,6 +593,7 @@ def analyse_rate(
     *,
     seed: int,
     allow_failed: bool = False,
+    settings: SamplerSettings | None = None,
 ) -> EndpointResult:
     """Reanalyse the rate ``rates.<key>`` of a trial: exact posteriors under every prior, the
     MCMC check of each, the frequentist side, the design (when known) and the sensitivity rows.
@@ -627,6 +628,7 @@ def analyse_rate(
             model_data(x.astype(int), n.astype(int), prior, w, size),
             seed=derive_seed(seed, "rate", key, name),
             label=f"{key}, prior {name}",
+            settings=settings,
             allow_failed=allow_failed,
         )
         summary["mcmc"] = mcmc_check(idata, posts[name].posterior)

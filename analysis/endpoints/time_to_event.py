@@ -61,7 +61,7 @@ from trial_reanalysis.analysis.inference.calibration import (
     stored_validation,
 )
 from trial_reanalysis.analysis.inference.diagnostics import FitDiagnostics, fit_with_gates
-from trial_reanalysis.analysis.inference.fitting import CompiledModel, derive_seed
+from trial_reanalysis.analysis.inference.fitting import CompiledModel, SamplerSettings, derive_seed
 from trial_reanalysis.analysis.reconstruction.curve_checks import check_against_report
 from trial_reanalysis.analysis.trials.checks import time_to_event_data, time_unit
 from trial_reanalysis.analysis.trials.load import LoadedTrial
@@ -404,7 +404,12 @@ def _priors_entry(priors: dict[str, PriorScenario]) -> dict[str, Any]:
 
 
 def analyse_time_to_event(
-    loaded: LoadedTrial, key: str, *, seed: int, allow_failed: bool = False
+    loaded: LoadedTrial,
+    key: str,
+    *,
+    seed: int,
+    allow_failed: bool = False,
+    settings: SamplerSettings | None = None,
 ) -> EndpointResult:
     """Fit the Weibull models of the time-to-event endpoint ``key`` of a trial file and return
     its numbers (results, comparison and sensitivity tables, posteriors, diagnostics).
@@ -539,6 +544,7 @@ def analyse_time_to_event(
             data,
             seed=derive_seed(seed, key, label),
             label=label,
+            settings=settings,
             allow_failed=allow_failed,
         )
         fits[label] = idata
@@ -617,7 +623,17 @@ def analyse_time_to_event(
             )
 
     patient_results = _analyse_patient_data(
-        found, tte, trial.enrolled.value, unit, priors, times, key, seed, allow_failed, prim[0]
+        found,
+        tte,
+        trial.enrolled.value,
+        unit,
+        priors,
+        times,
+        key,
+        seed,
+        allow_failed,
+        prim[0],
+        settings,
     )
     if patient_results is not None:
         pfits, pdiags = patient_results.pop("_fits"), patient_results.pop("_diags")
@@ -706,6 +722,7 @@ def _analyse_patient_data(
     seed: int,
     allow_failed: bool,
     transform: str,
+    settings: SamplerSettings | None = None,
 ) -> dict[str, Any] | None:
     """The right-censored Weibull fits of the endpoint's patient data (None without data)."""
     if found is None:
@@ -757,6 +774,7 @@ def _analyse_patient_data(
             {**{k: pdata[k] for k in PATIENT_DATA_KEYS}, **prior_data(prior)},
             seed=derive_seed(seed, key, label),
             label=label,
+            settings=settings,
             allow_failed=allow_failed,
         )
         out["_fits"][label] = idata
