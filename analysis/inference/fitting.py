@@ -1,9 +1,11 @@
 """The one place that samples: compile a PyMC model once with nutpie, refit it with new data.
 
 A model's data and prior hyperparameters are ``pm.Data`` containers. :class:`CompiledModel`
-compiles the model once (numba, 5-15 s cold) and every :meth:`CompiledModel.fit` swaps those
+compiles the model once (numba, 4-6 s) and every :meth:`CompiledModel.fit` swaps those
 containers with ``with_data`` — so a prior scenario, a reconstruction candidate or a sensitivity
-assumption never rebuilds or recompiles the model. Seeds are derived from the run seed and the fit's
+assumption never rebuilds or recompiles the model. Across processes the compiled code is cached
+on disk by the model's structure and the library versions (:mod:`.model_cache`; a cached model
+loads in about 0.3 s and samples the same draws). Seeds are derived from the run seed and the fit's
 label, so a fit's draws do not depend on which fits ran before it.
 """
 
@@ -21,6 +23,7 @@ import pymc as pm
 import xarray as xr
 
 from trial_reanalysis.analysis.constants import CHAINS, DRAWS, TUNE
+from trial_reanalysis.analysis.inference.model_cache import cache_folder, compile_model
 
 
 @dataclass(frozen=True)
@@ -52,17 +55,27 @@ class CompiledModel:
         model: the PyMC model (kept for prior/posterior predictive work and graph inspection).
         data_names: names of the ``pm.Data`` containers that :meth:`fit` may replace.
         var_names: posterior variables reported (free variables and deterministics).
+        cache: what the compiled-model cache did (:class:`.model_cache.CacheOutcome`).
+
+    Args:
+        model: the PyMC model (data and prior hyperparameters as ``pm.Data``).
+        name: its name in diagnostics and error messages.
+        cache: use the cross-process cache (:func:`.model_cache.cache_folder`, which the
+            ``TRIAL_REANALYSIS_MODEL_CACHE`` variable can move or turn off); False compiles
+            from scratch.
     """
 
-    #: Count of nutpie compilations in this process (tests use it to prove "compile once").
+    #: Count of models compiled in this process, cached or not (tests use it to prove
+    #: "compile once": a refit never adds to it).
     compilations: int = 0
 
-    def __init__(self, model: pm.Model, *, name: str) -> None:
+    def __init__(self, model: pm.Model, *, name: str, cache: bool = True) -> None:
         self.name = name
         self.model = model
         self.data_names = frozenset(model.data_vars and [v.name for v in model.data_vars])
         self.var_names = [v.name for v in (*model.free_RVs, *model.deterministics)]
-        self._compiled = nutpie.compile_pymc_model(model)
+        folder = cache_folder() if cache else None
+        self._compiled, self.cache = compile_model(model, folder=folder)
         type(self).compilations += 1
 
     def fit(
