@@ -46,6 +46,7 @@ import shutil
 import sys
 import tempfile
 import types
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import metadata
@@ -136,8 +137,11 @@ def clear_cache(folder: Path | None = None) -> int:
 _MEMORY: dict[str, Any] = {}
 
 
-def _fingerprint(obj: Any, depth: int = 0) -> Any:
+def _fingerprint(obj: Any, depth: int = 0, graph_key: str | None = None) -> Any:
     """A nested tuple of plain values that determines the code numba generates for ``obj``.
+
+    PyTensor's graph functions are represented by ``graph_key`` when given, else by PyTensor's
+    own key of the rewritten graph.
 
     Raises:
         Uncacheable: for anything not known to be fully described (see the module docstring).
@@ -149,6 +153,10 @@ def _fingerprint(obj: Any, depth: int = 0) -> Any:
     if depth > 12:
         raise Uncacheable("closures nested too deeply")
     down = depth + 1
+
+    def fp(x: Any) -> Any:
+        return _fingerprint(x, down, graph_key)
+
     if obj is None or isinstance(obj, bool | int | float | str | bytes):
         return (type(obj).__name__, repr(obj))
     if isinstance(obj, tuple | list):
@@ -163,6 +171,8 @@ def _fingerprint(obj: Any, depth: int = 0) -> Any:
     if isinstance(obj, types.ModuleType):
         return ("module", obj.__name__)
     _np = sys.modules["numpy"]
+    if isinstance(obj, _np.generic):
+        return ("np", obj.dtype.str, repr(obj.item()))
     if isinstance(obj, _np.dtype):
         return ("dtype", repr(obj.descr), obj.isalignedstruct)
     if isinstance(obj, _np.ndarray):
@@ -170,19 +180,19 @@ def _fingerprint(obj: Any, depth: int = 0) -> Any:
         flags = (obj.flags.c_contiguous, obj.flags.f_contiguous, obj.flags.writeable)
         return ("array", obj.dtype.str, obj.ndim, flags)
     if isinstance(obj, Dispatcher):
-        options = _fingerprint(dict(obj.targetoptions), down)
+        options = fp(dict(obj.targetoptions))
         key = CACHED_SRC_FUNCTIONS.get(obj.py_func)
-        if key is not None:  # PyTensor's key of the whole rewritten graph (constants included)
-            return ("pytensor", key, options)
-        return ("dispatcher", _fingerprint(obj.py_func, down), options)
+        if key is not None:  # a graph function PyTensor generated (it keys the rewritten graph)
+            return ("pytensor", graph_key or key, options)
+        return ("dispatcher", fp(obj.py_func), options)
     if isinstance(obj, _Intrinsic):
-        return ("intrinsic", _fingerprint(obj._defn, down), obj._prefer_literal)
+        return ("intrinsic", fp(obj._defn), obj._prefer_literal)
     if isinstance(obj, types.FunctionType):
-        return _function_fingerprint(obj, down)
+        return _function_fingerprint(obj, down, graph_key)
     raise Uncacheable(f"closure holds a {type(obj).__module__}.{type(obj).__qualname__}")
 
 
-def _function_fingerprint(fn: types.FunctionType, depth: int) -> Any:
+def _function_fingerprint(fn: types.FunctionType, depth: int, graph_key: str | None) -> Any:
     """Library functions by name; nutpie's closures by code, defaults and closure cells."""
     module = fn.__module__ or ""
     local = "<locals>" in fn.__qualname__
@@ -192,7 +202,7 @@ def _function_fingerprint(fn: types.FunctionType, depth: int) -> Any:
         raise Uncacheable(f"function {module}.{fn.__qualname__} is not nutpie's")
     code = fn.__code__
     cells = tuple(
-        (name, _fingerprint(cell.cell_contents, depth))
+        (name, _fingerprint(cell.cell_contents, depth, graph_key))
         for name, cell in zip(code.co_freevars, fn.__closure__ or (), strict=True)
     )
     defaults = _fingerprint(fn.__defaults__, depth), _fingerprint(fn.__kwdefaults__, depth)
@@ -211,16 +221,170 @@ def _code_fingerprint(code: types.CodeType) -> Any:
     return (digest, code.co_names, code.co_varnames, consts)
 
 
-def callback_key(func: types.FunctionType, args: Any, return_type: Any) -> str:
-    """The cache key of one nutpie callback compiled with numba signature ``args -> return``."""
-    fingerprint = (_fingerprint(func), repr(args), repr(return_type), versions())
+def callback_key(
+    func: types.FunctionType, args: Any, return_type: Any, graph_key: str | None = None
+) -> str:
+    """The cache key of one nutpie callback compiled with numba signature ``args -> return``.
+
+    ``graph_key`` (:func:`model_graph_key`) stands in for PyTensor's key of the rewritten graph
+    functions the callback calls: that key can differ between processes for one model (a
+    PyTensor rewrite orders the shape checks of broadcast ``pm.Data`` vectors by object id), so a
+    key of the graph before rewriting hits where PyTensor's would miss.
+    """
+    fingerprint = (_fingerprint(func, graph_key=graph_key), repr(args), repr(return_type))
+    return hashlib.sha256(repr((fingerprint, versions())).encode()).hexdigest()
+
+
+def model_graph_key(model: Any) -> str:
+    """Key of what nutpie compiles from a PyMC model, taken before PyTensor rewrites it.
+
+    Covers the log density graph and the graphs of every deterministic (structure, ops with their
+    properties, types, constants by value, ``pm.Data`` by name and type), the free variables and
+    their value variables in order, the bounds check and the PyTensor settings that change
+    compilation. Two models with the same key compile to the same function.
+
+    Raises:
+        Uncacheable: for an op without properties or a type or value the key does not know.
+    """
+    import pytensor
+
+    outputs = [model.logp(), *model.unobserved_value_vars]
+    config = pytensor.config
+    settings = tuple(
+        (name, str(getattr(config, name, None)))
+        for name in (
+            "floatX",
+            "cast_policy",
+            "numba__fastmath",
+            "numba__cache",
+            "optimizer",
+            "optimizer_excluding",
+            "optimizer_including",
+            "optimizer_requiring",
+        )
+    )
+    value_vars = tuple(
+        (rv.name, model.rvs_to_values[rv].name, _type_fingerprint(model.rvs_to_values[rv].type))
+        for rv in model.free_RVs
+    )
+    fingerprint = (_graph_fingerprint(outputs), value_vars, model.check_bounds, settings)
     return hashlib.sha256(repr(fingerprint).encode()).hexdigest()
+
+
+def _graph_fingerprint(outputs: list[Any]) -> tuple:
+    """Every node reachable from ``outputs`` in a deterministic order (depth first, inputs in
+    order), each as (op, input positions, output types); roots by kind, name, type, value."""
+    from pytensor.graph.basic import Constant
+    from pytensor.tensor.sharedvar import SharedVariable
+    from pytensor.tensor.utils import hash_from_ndarray
+
+    position: dict[Any, Any] = {}
+    entries: list[Any] = []
+    stack: list[tuple[Any, bool]] = [(v, False) for v in reversed(outputs)]
+    while stack:
+        var, ready = stack.pop()
+        if var in position:
+            continue
+        node = var.owner
+        if node is None:
+            if isinstance(var, Constant):
+                data = var.data
+                value = hash_from_ndarray(data) if hasattr(data, "dtype") else _prop(data)
+                root = ("constant", _type_fingerprint(var.type), value)
+            elif isinstance(var, SharedVariable):
+                root = ("shared", var.name, _type_fingerprint(var.type))
+            else:
+                root = ("input", var.name, _type_fingerprint(var.type))
+            position[var] = len(entries)
+            entries.append(root)
+            continue
+        if not ready:
+            stack.append((var, True))
+            stack.extend((i, False) for i in reversed(node.inputs) if i not in position)
+            continue
+        inputs = tuple(position[i] for i in node.inputs)
+        outs = tuple(_type_fingerprint(o.type) for o in node.outputs)
+        index = len(entries)
+        entries.append(("apply", _op_fingerprint(node.op), inputs, outs))
+        for k, out in enumerate(node.outputs):
+            position[out] = (index, k)
+    return (tuple(entries), tuple(position[v] for v in outputs))
+
+
+def _op_fingerprint(op: Any) -> tuple:
+    """An op (or an object an op holds) by class and the values PyTensor compares it by.
+
+    Objects with ``__props__`` (most ops): those properties, as PyTensor's ``__eq__`` does.
+    Scalar ops and their output-type rules (``pytensor.scalar``, which compare by a few
+    attributes): every instance attribute, a superset of what they compare.
+    """
+    cls = type(op)
+    props = getattr(cls, "__props__", None)
+    if props is not None:
+        values = tuple((p, _prop(getattr(op, p))) for p in props)
+    elif cls.__module__.startswith("pytensor.scalar") and hasattr(op, "__dict__"):
+        values = tuple(sorted((k, _prop(v)) for k, v in vars(op).items()))
+    else:
+        raise Uncacheable(f"op {cls.__qualname__} has no __props__")
+    return (cls.__module__, cls.__qualname__, values)
+
+
+def _type_fingerprint(t: Any) -> tuple:
+    """A PyTensor type: tensors by dtype and static shape, scalars by dtype; others refused."""
+    from pytensor.scalar.basic import ScalarType
+    from pytensor.tensor.type import TensorType
+
+    if isinstance(t, TensorType):
+        return ("tensor", t.dtype, t.shape)
+    if isinstance(t, ScalarType):
+        return ("scalar", t.dtype)
+    raise Uncacheable(f"type {type(t).__qualname__}")
+
+
+def _prop(value: Any) -> Any:
+    """An op property or constant as plain values (arrays by content, ops and types nested)."""
+    from pytensor.graph.op import Op
+    from pytensor.graph.type import Type
+
+    _np = sys.modules["numpy"]
+    if value is None or isinstance(value, bool | int | float | str | bytes):
+        return (type(value).__name__, repr(value))
+    if isinstance(value, _np.generic):
+        return ("np", value.dtype.str, repr(value.item()))
+    if isinstance(value, _np.ndarray):
+        from pytensor.tensor.utils import hash_from_ndarray
+
+        return ("ndarray", hash_from_ndarray(value))
+    if isinstance(value, _np.dtype):
+        return ("dtype", value.str)
+    if isinstance(value, tuple | list):
+        return (type(value).__name__, tuple(_prop(v) for v in value))
+    if isinstance(value, set | frozenset):
+        return ("set", tuple(sorted(repr(_prop(v)) for v in value)))
+    if isinstance(value, Mapping):
+        return ("dict", tuple(sorted((repr(_prop(k)), repr(_prop(v))) for k, v in value.items())))
+    if isinstance(value, slice):
+        return ("slice", _prop(value.start), _prop(value.stop), _prop(value.step))
+    if isinstance(value, Type):
+        return _type_fingerprint(value)
+    if isinstance(value, type):
+        return ("class", value.__module__, value.__qualname__)
+    if isinstance(value, types.FunctionType | types.BuiltinFunctionType):
+        if "<locals>" in value.__qualname__:
+            raise Uncacheable(f"op property is a local function {value.__qualname__}")
+        return ("function", value.__module__, value.__qualname__)
+    if isinstance(value, Op) or hasattr(type(value), "__props__"):
+        return _op_fingerprint(value)
+    if type(value).__module__.startswith("pytensor.scalar"):
+        return _op_fingerprint(value)
+    raise Uncacheable(f"op property of type {type(value).__qualname__}")
 
 
 class _Store:
     """One model's compilation: loads or compiles each callback, records what happened."""
 
-    def __init__(self, folder: Path | None) -> None:
+    def __init__(self, folder: Path | None, graph_key: str | None = None) -> None:
+        self.graph_key = graph_key
         self.outcome = CacheOutcome(folder)
         self.folder = None if folder is None else _prepare(folder)
         if folder is not None and self.folder is None:
@@ -233,7 +397,7 @@ class _Store:
             self.outcome.callbacks[name] = "off"
             return compile_now(func)
         try:
-            key = callback_key(func, args, ret)
+            key = callback_key(func, args, ret, self.graph_key)
         except Uncacheable as exc:
             self.outcome.callbacks[name] = f"uncacheable: {exc}"
             return compile_now(func)
@@ -327,6 +491,11 @@ def compile_model(model: Any, *, folder: Path | None) -> tuple[Any, CacheOutcome
     import nutpie
 
     store = _Store(folder)
+    if store.folder is not None:
+        try:
+            store.graph_key = model_graph_key(model)
+        except Uncacheable:
+            store.graph_key = None  # PyTensor's key of the rewritten graph (may miss more often)
     if store.folder is None:
         compiled = nutpie.compile_pymc_model(model)
         store.outcome.callbacks = {"logp_numba": "off", "expand_numba": "off"}
