@@ -58,6 +58,8 @@ CACHE_ENV = "TRIAL_REANALYSIS_MODEL_CACHE"
 _OFF = {"off", "0", "false", "no"}
 #: Libraries whose versions change the compiled code (and so the cache folder).
 _VERSIONED = ("numpy", "numba", "llvmlite", "pytensor", "pymc", "nutpie")
+#: numba settings (environment variables NUMBA_*) that change the code it generates.
+_NUMBA_SETTINGS = ("OPT", "BOUNDSCHECK", "DEBUGINFO_DEFAULT", "ENABLE_AVX", "FASTMATH")
 #: Format of the stored files; bump when the payload changes.
 _FORMAT = 1
 #: Module-level functions of these packages are identified by name (their code is versioned).
@@ -97,17 +99,21 @@ def cache_folder() -> Path | None:
 
 @cache
 def versions() -> dict[str, str]:
-    """Python, the compiling libraries and numba's code generator (triple, CPU, features)."""
+    """Python, the compiling libraries, numba's code generator (triple, CPU, features) and the
+    numba settings that change generated code (optimisation level, bounds checks...)."""
+    import numba
     from numba.core.registry import cpu_target
 
     found = {name: metadata.version(name) for name in _VERSIONED}
     triple, cpu, features = cpu_target.target_context.codegen().magic_tuple()
+    settings = {f"numba_{k.lower()}": str(getattr(numba.config, k, None)) for k in _NUMBA_SETTINGS}
     return {
         "python": sys.version.split()[0],
         **found,
         "target": triple,
         "cpu": cpu,
         "cpu_features": features,
+        **settings,
         "format": str(_FORMAT),
     }
 
