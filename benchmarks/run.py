@@ -140,13 +140,13 @@ def bench_runs(quick: bool, facts: dict[str, float]) -> list[str]:
         ("full default run, one process (`--workers 1`)", ["--workers", "1"], 1),
     )
     with tempfile.TemporaryDirectory() as tmp:
-        for label, extra, repeats in runs:
+        for k, (label, extra, repeats) in enumerate(runs):
             args = ["run", "--out", f"{tmp}/o", "--no-refresh-figures", *extra]
             cold: list[Timing] = []
             if not quick:
-                cold = [run_cli(args, _cache_env(f"{tmp}/{label[:4]}{i}")) for i in range(repeats)]
+                cold = [run_cli(args, _cache_env(f"{tmp}/run{k}-{i}")) for i in range(repeats)]
                 lines.append(_timing_row(label, "cold", cold))
-            warm_env = _cache_env(f"{tmp}/{label[:4]}0")
+            warm_env = _cache_env(f"{tmp}/run{k}-0")
             if quick:
                 run_cli(args, warm_env)  # fills the caches
             warm = [run_cli(args, warm_env) for _ in range(repeats)]
@@ -172,7 +172,7 @@ def bench_runs(quick: bool, facts: dict[str, float]) -> list[str]:
 
 
 #: The batch benchmark's driver: run_batch over the corpus, workers from argv.
-_BATCH_DRIVER = """
+_BATCH_DRIVER = r"""
 import sys
 from pathlib import Path
 from trial_reanalysis.analysis.batch import run_batch
