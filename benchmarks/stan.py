@@ -4,13 +4,15 @@
 
 The Stan programs in ``benchmarks/stan/`` are line-for-line equivalents of the PyMC models:
 
-- ``beta_binomial.stan``: models/burden_reduction.py, uniform prior, 14/47 (the primary data);
-- ``weibull_patient.stan``: models/pfs.py ``build_patient_model`` (right-censored Weibull) on a
-  real data set with patient-level data, lifelines' ``load_lung`` (NCCTG lung cancer, 228
-  patients, 165 events; days converted to months), primary PFS prior;
-- ``weibull_summary.stan``: models/pfs.py ``build_summary_model`` (order-statistic Dirichlet
-  likelihood with its Jacobian) on the seed trial's (L, M, U) = (3.6, 4.4, 5.9), alpha from the
-  stored calibration (n = 48, log transform, censoring 0-20 %), primary PFS prior.
+- ``beta_binomial.stan``: models/rate.py ``build_rate_model`` with one candidate, 14/47, uniform
+  prior (the report-mixture likelihood with one candidate is the beta-binomial);
+- ``weibull_patient.stan``: models/time_to_event.py ``build_patient_model`` (right-censored
+  Weibull) on a real data set with patient-level data, lifelines' ``load_lung`` (NCCTG lung
+  cancer, 228 patients, 165 events; days converted to months), primary prior (months);
+- ``weibull_summary.stan``: models/time_to_event.py ``build_summary_model`` (order-statistic
+  Dirichlet likelihood with its Jacobian; PyMC samples it as (log shape, median offset), Stan as
+  (median, shape): the same target density) on the seed trial's (L, M, U) = (3.6, 4.4, 5.9),
+  alpha from the stored calibration (n = 48, log transform, censoring 0-20 %), primary prior.
 
 For each model, ``benchmarks/stan/run_stan.R`` compiles with rstan and samples 4 chains x 1000 draws
 after 1000 warmup (``cores = 2``), timing ``stan_model`` and ``sampling`` separately; the package
@@ -33,7 +35,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -55,20 +57,22 @@ DAYS_PER_MONTH = 365.25 / 12
 
 @dataclass
 class Case:
-    """One model: its Stan program, Stan data, PyMC builder and the parameters compared."""
+    """One model: its Stan program, Stan data, PyMC builder, the pm.Data values of its fit, and
+    the parameters compared (PyMC name -> Stan name)."""
 
     name: str
     stan_file: str
     stan_data: dict[str, Any]
     build: Callable[[], Any]
-    params: list[str]
+    params: dict[str, str]
+    fit_data: dict[str, Any] = field(default_factory=dict)
 
 
 def _pfs_prior_data() -> dict[str, float]:
     from trial_reanalysis.models.priors import primary
-    from trial_reanalysis.models.time_to_event import PFS_PRIORS, prior_data
+    from trial_reanalysis.models.time_to_event import default_priors, prior_data
 
-    return {k: float(v) for k, v in prior_data(primary(PFS_PRIORS)).items()}
+    return {k: float(v) for k, v in prior_data(primary(default_priors("months"))).items()}
 
 
 def cases() -> list[Case]:
@@ -76,11 +80,12 @@ def cases() -> list[Case]:
     import numpy as np
     from lifelines.datasets import load_lung
 
-    from trial_reanalysis.analysis.studies.pfs_calibration import dirichlet_alpha
+    from trial_reanalysis.analysis.inference.calibration import dirichlet_alpha
     from trial_reanalysis.models.rate import (
         RATE,
-        build_burden_reduction_model,
+        build_rate_model,
         burden_reduction_priors,
+        model_data,
     )
     from trial_reanalysis.models.time_to_event import (
         MEDIAN,
@@ -88,6 +93,7 @@ def cases() -> list[Case]:
         SHAPE,
         build_patient_model,
         build_summary_model,
+        summary_data,
     )
 
     uniform = burden_reduction_priors()["uniform"]
@@ -100,13 +106,15 @@ def cases() -> list[Case]:
             "prior_alpha": float(uniform.parameters["alpha"]),
             "prior_beta": float(uniform.parameters["beta"]),
         },
-        lambda: build_burden_reduction_model(14, 47, uniform),
-        [RATE],
+        build_rate_model,  # the rate model with one candidate (14/47) is the beta-binomial
+        {RATE: "burden_reduction_rate"},
+        model_data(14, 47, uniform),
     )
 
     lung = load_lung()
     time_months = lung["time"].to_numpy(dtype=float) / DAYS_PER_MONTH
-    event = lung["status"].to_numpy().astype(int)  # lifelines: 1 = death, 0 = censored
+    event = (lung["status"].to_numpy() == 1).astype(int)  # lifelines: 1 = death, 0 = censored
+    pfs = {MEDIAN: "median_pfs", SHAPE: SHAPE, SCALE: SCALE}
     patient = Case(
         f"right-censored Weibull (lifelines lung, n = {len(lung)}, {event.sum()} events)",
         "weibull_patient.stan",
@@ -118,7 +126,7 @@ def cases() -> list[Case]:
             **_pfs_prior_data(),
         },
         lambda: build_patient_model(time_months, event),
-        [MEDIAN, SHAPE, SCALE],
+        pfs,
     )
 
     alpha, _, _ = dirichlet_alpha(48, "log", (0.0, 0.2))
@@ -133,8 +141,8 @@ def cases() -> list[Case]:
             "dirichlet_alpha": np.asarray(alpha, dtype=float).tolist(),
             **_pfs_prior_data(),
         },
-        lambda: build_summary_model(4.4, 3.6, 5.9, alpha),
-        [MEDIAN, SHAPE, SCALE],
+        lambda: build_summary_model("L,M,U", summary_data(4.4, 3.6, 5.9, alpha)),
+        pfs,
     )
     return [beta_binomial, patient, summary]
 
@@ -197,8 +205,8 @@ def run_rstan(case: Case, workdir: Path) -> dict[str, Any]:
     frame = pd.read_csv(draws_file)
     n_chains, n_draws = frame["chain"].nunique(), frame["draw"].nunique()
     posterior = {
-        p: frame.sort_values(["chain", "draw"])[p].to_numpy().reshape(n_chains, n_draws)
-        for p in case.params
+        ours: frame.sort_values(["chain", "draw"])[theirs].to_numpy().reshape(n_chains, n_draws)
+        for ours, theirs in case.params.items()
     }
     return {
         "idata": az.from_dict(posterior={k: np.asarray(v) for k, v in posterior.items()}),
@@ -231,13 +239,13 @@ def run_nutpie(case: Case) -> dict[str, Any]:
     settings = SamplerSettings(draws=DRAWS, tune=WARMUP, chains=CHAINS)
     model = case.build()
     t0 = time.perf_counter()
-    compiled = CompiledModel(model, name=case.stan_file)
+    compiled = CompiledModel(model, name=case.stan_file, cache=False)  # a real compilation
     compile_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    compiled.fit(seed=derive_seed(STAN_SEED, case.name, "first"), settings=settings)
+    compiled.fit(case.fit_data, seed=derive_seed(STAN_SEED, case.name, "first"), settings=settings)
     first_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    idata = compiled.fit(seed=derive_seed(STAN_SEED, case.name), settings=settings)
+    idata = compiled.fit(case.fit_data, seed=derive_seed(STAN_SEED, case.name), settings=settings)
     sample_s = time.perf_counter() - t0
     return {
         "idata": idata,
@@ -320,7 +328,7 @@ def stan_section(facts: dict[str, float] | None = None) -> list[str]:
         f"({CORES} cores). rstan: `stan_model` (compile) and `sampling` timed in R; 'in-chain' is "
         "the chains' own warmup + sampling times (`get_elapsed_time`) packed on the cores; the "
         "rest of `sampling` is rstan's parallel set-up (a socket cluster per call). nutpie: "
-        "`CompiledModel` (compile), first fit "
+        "`CompiledModel` (compile, without the compiled-model cache), first fit "
         "(pays the one-off set-up) and a refit of the compiled model. ESS/s uses the sampling "
         "time without compilation (rstan `sampling`, nutpie refit).",
         "",
@@ -341,12 +349,13 @@ def stan_section(facts: dict[str, float] | None = None) -> list[str]:
     esss_ratios = []
     all_pass = True
     for case, stan, ours in results:
-        ess_s = min_ess(stan["idata"], case.params)
-        ess_n = min_ess(ours["idata"], case.params)
+        ess_s = min_ess(stan["idata"], list(case.params))
+        ess_n = min_ess(ours["idata"], list(case.params))
         esss_s = ess_s / stan["sample_s"]
         esss_n = ess_n / ours["sample_s"]
         esss_ratios.append(esss_n / esss_s)
         short = _short(case)
+        facts[f"stan_chain_s:{short}"] = stan["chain_s"]
         lines.append(
             f"| {case.name} | rstan | {stan['compile_s']:.1f} | {stan['sample_s']:.2f} "
             f"(in-chain {stan['chain_s']:.2f}) | {ess_s:.0f} | {esss_s:.0f} | "
