@@ -173,7 +173,7 @@ def test_placeholders_stand_for_values_the_run_chose(seed_results: dict[str, Any
     """The keys that embed values are there with the seed's values (p0 = 0.05, p1 = 0.2; the
     PFS scenario labels; survival times 3, 6, 12 months)."""
     row = seed_results["followup_planning"][0]
-    assert "type I error at 0.05" in row and "power at 0.2" in row
+    assert "its type I error at 0.05" in row and "its power at 0.2" in row
     pfs = seed_results["time_to_event"]["pfs"]
     assert "log, n=48, censored 0%-20%" in pfs["scenarios"]
     assert set(pfs["posterior"]["weakly_informative"]["survival_at"]) == {"3", "6", "12"}
