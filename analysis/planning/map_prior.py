@@ -276,31 +276,22 @@ def fit_map_rate(
         mean_family=mean_family,
         capacity=slots,
     )
-    compiled = compiled_rate_model(*slots)
-    label = f"rate, {len(trials)} trials, tau scale {tau_scale}, tau fixed {tau_fixed}"
-    idata, diag = fit_with_gates(
-        compiled,
+    settings_used = {
+        "tau_scale": tau_scale,
+        "mean_prior": list(mean_prior),
+        "tau_fixed": tau_fixed,
+        "mean_family": mean_family,
+    }
+    return _fit_map(
+        "rate",
+        compiled_rate_model(*slots),
         data,
-        seed=derive_seed(seed, NAME, label, *(t.name for t in trials)),
-        label=label,
+        trials,
+        (RATE_TRIAL, RATE_NEW),
+        seed=seed,
+        settings_used=settings_used,
         settings=settings,
         allow_failed=allow_failed,
-    )
-    return MapFit(
-        kind="rate",
-        trials=trials,
-        trial_draws=_flat_trials(idata, RATE_TRIAL, len(trials)),
-        new_draws=idata.posterior[RATE_NEW].values.ravel(),
-        tau_draws=_tau_draws(idata, tau_scale, tau_fixed),
-        mean_draws=idata.posterior[MEAN].values.ravel(),
-        settings={
-            "tau_scale": tau_scale,
-            "mean_prior": list(mean_prior),
-            "tau_fixed": tau_fixed,
-            "mean_family": mean_family,
-        },
-        diagnostics=diag,
-        idata=idata,
     )
 
 
@@ -330,8 +321,36 @@ def fit_map_median(
         tau_fixed=tau_fixed,
         capacity=slots,
     )
-    compiled = compiled_median_model(slots)
-    label = f"median, {len(trials)} trials, tau scale {tau_scale}, tau fixed {tau_fixed}"
+    settings_used = {"tau_scale": tau_scale, "mean_prior": list(mean_prior), "tau_fixed": tau_fixed}
+    return _fit_map(
+        "median",
+        compiled_median_model(slots),
+        data,
+        trials,
+        (MEDIAN_TRIAL, MEDIAN_NEW_LOG),
+        seed=seed,
+        settings_used=settings_used,
+        settings=settings,
+        allow_failed=allow_failed,
+    )
+
+
+def _fit_map(
+    kind: str,
+    compiled: CompiledModel,
+    data: dict[str, Any],
+    trials: list[Any],
+    variables: tuple[str, str],
+    *,
+    seed: int,
+    settings_used: dict[str, Any],
+    settings: SamplerSettings,
+    allow_failed: bool,
+) -> MapFit:
+    """Fit a MAP model with its gates and collect the draws a MAP prior is made of: each
+    trial's parameter, a new trial's (``variables``: their names), tau and the mean."""
+    tau_scale, tau_fixed = settings_used["tau_scale"], settings_used["tau_fixed"]
+    label = f"{kind}, {len(trials)} trials, tau scale {tau_scale}, tau fixed {tau_fixed}"
     idata, diag = fit_with_gates(
         compiled,
         data,
@@ -340,14 +359,15 @@ def fit_map_median(
         settings=settings,
         allow_failed=allow_failed,
     )
+    trial_var, new_var = variables
     return MapFit(
-        kind="median",
+        kind=kind,
         trials=trials,
-        trial_draws=_flat_trials(idata, MEDIAN_TRIAL, len(trials)),
-        new_draws=idata.posterior[MEDIAN_NEW_LOG].values.ravel(),
+        trial_draws=_flat_trials(idata, trial_var, len(trials)),
+        new_draws=idata.posterior[new_var].values.ravel(),
         tau_draws=_tau_draws(idata, tau_scale, tau_fixed),
         mean_draws=idata.posterior[MEAN].values.ravel(),
-        settings={"tau_scale": tau_scale, "mean_prior": list(mean_prior), "tau_fixed": tau_fixed},
+        settings=settings_used,
         diagnostics=diag,
         idata=idata,
     )
