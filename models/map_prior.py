@@ -67,7 +67,6 @@ from typing import Any
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
-from pymc.distributions.dist_math import normal_lcdf
 
 #: Log weight of padding candidates (exp underflows to exactly 0.0; finite, unlike -inf).
 PAD_LOG_WEIGHT = -1.0e4
@@ -192,6 +191,20 @@ def rate_loglik_graph(theta: Any, x: Any, n: Any, logw: Any) -> Any:
     return pt.sum(pt.logsumexp(terms, axis=1))
 
 
+def logit_normal_cdf(u: Any) -> Any:
+    """logit Phi(u) for the standard normal cdf Phi (pytensor), accurate for |u| < 37.
+
+    With s = sign(u) (+1 at 0) and e = Phi(-|u|) = erfc(s u / sqrt 2) / 2,
+    logit Phi(u) = s (log(1 - e) - log e).
+    Written with ``erfc`` only: PyMC's ``normal_lcdf`` uses ``erfcx``, which PyTensor's numba
+    backend calls through a SciPy function pointer that no cache may store, so a model holding it
+    would be compiled again in every process (about 15 s).
+    """
+    sign = pt.switch(pt.lt(u, 0.0), -1.0, 1.0)  # not pt.sign: its 0 at u = 0 zeroes the gradient
+    e = 0.5 * pt.erfc(sign * u / np.sqrt(2.0))
+    return sign * (pt.log1p(-e) - pt.log(e))
+
+
 def _hierarchy(data: dict[str, np.ndarray], slots: int, uniform_rate: Any = None) -> tuple:
     """mu, tau and the non-centred trial and new-trial z (inside a model context)."""
     mu_0 = pm.Data("prior_mean_mu", data["prior_mean_mu"])
@@ -202,7 +215,7 @@ def _hierarchy(data: dict[str, np.ndarray], slots: int, uniform_rate: Any = None
     u = pm.Normal(MEAN_STD, 0.0, 1.0)
     mu = mu_0 + mu_sd * u
     if uniform_rate is not None:  # logit Phi(u): the typical rate Phi(u) is uniform on (0, 1)
-        mu = pt.switch(pt.gt(uniform_rate, 0.5), normal_lcdf(0, 1, u) - normal_lcdf(0, 1, -u), mu)
+        mu = pt.switch(pt.gt(uniform_rate, 0.5), logit_normal_cdf(u), mu)
     mu = pm.Deterministic(MEAN, mu)
     t = pm.HalfNormal(TAU_UNIT, sigma=1.0)
     tau = pt.switch(pt.gt(is_fixed, 0.5), fixed, scale * t)

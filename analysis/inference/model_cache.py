@@ -508,3 +508,34 @@ def compile_model(model: Any, *, folder: Path | None) -> tuple[Any, CacheOutcome
         return compiled, store.outcome
     compiled = nutpie.compile_pymc_model(model, pipeline_class=_pipeline(store))
     return compiled, store.outcome
+
+
+def uncacheable_ops(model: Any) -> list[str]:
+    """Ops of a PyMC model that PyTensor's numba backend cannot key (so nutpie's callbacks holding
+    them are compiled again in every process); empty when the model is fully cacheable.
+
+    Looks at the rewritten graph of the log density, its gradient and every deterministic, as
+    nutpie compiles them, without compiling machine code. Composite ops are named by the scalar
+    ops inside them that have no key (for example ``erfcx``, which calls SciPy through a
+    function pointer).
+    """
+    import pytensor
+    from pytensor.link.numba.dispatch.basic import numba_funcify_and_cache_key
+    from pytensor.scalar.basic import Composite
+
+    values = [model.rvs_to_values[rv] for rv in model.free_RVs]
+    logp = model.logp()
+    outputs = [logp, *pytensor.grad(logp, values), *model.unobserved_value_vars]
+    fn = pytensor.function(values, outputs, mode="NUMBA", on_unused_input="ignore")
+    found: set[str] = set()
+    for node in fn.maker.fgraph.toposort():
+        if numba_funcify_and_cache_key(node.op, node=node)[1] is not None:
+            continue
+        scalar = getattr(node.op, "scalar_op", None)
+        if isinstance(scalar, Composite):
+            for inner in scalar.fgraph.toposort():
+                if numba_funcify_and_cache_key(inner.op, node=inner)[1] is None:
+                    found.add(str(inner.op))
+        else:
+            found.add(str(node.op))
+    return sorted(found)
