@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
@@ -403,6 +404,259 @@ def _priors_entry(priors: dict[str, PriorScenario]) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------
 
 
+#: One assumption scenario of the summary likelihood: (transform, n at risk, censoring range).
+Scenario = tuple[str, int, tuple[float, float]]
+
+
+@dataclass
+class _SummarySetup:
+    """What the printed summary allows: the pattern analysed (``""``: none), the primary
+    scenario, the Dirichlet calibration per scenario label, and why a printed median was dropped."""
+
+    pattern: str
+    primary: Scenario
+    calibration: dict[str, Any]
+    note: str | None
+
+
+def _summary_setup(sets: dict[str, Any], pattern: str, warnings: list[str]) -> _SummarySetup:
+    """The primary scenario and its calibration; a median that cannot be calibrated (too few at
+    risk, no calibration) is dropped with a warning saying why."""
+    n_default = int(sets["n_at_risk"]["default"])
+    prim = (sets["transform"]["default"], n_default, tuple(sets["censoring"]["default"]))
+    note = None
+    if pattern and n_default < MIN_PFS_N_AT_RISK:
+        note = (
+            f"the printed median was not analysed: with {n_default} patients at risk the "
+            f"order-statistic calibration is not defined (it needs at least {MIN_PFS_N_AT_RISK}: "
+            "with fewer, simulated trials rarely have a lower limit, median and upper limit all "
+            "defined)"
+        )
+        warnings.append(note)
+        pattern = ""
+    calibration: dict[str, Any] = {}
+    if pattern:
+        try:
+            calibration[scenario_label(*prim)] = _calibration_entry(prim)
+        except ValueError as exc:
+            note = f"the printed median was not analysed: {exc}"
+            warnings.append(note)
+            pattern = ""
+    return _SummarySetup(pattern, prim, calibration, note)
+
+
+def _calibration_entry(scen: Scenario) -> dict[str, Any]:
+    """The Dirichlet alpha of a scenario (:func:`dirichlet_alpha`), as stored in results.json."""
+    transform, n, cens = scen
+    alpha, entry, origin = dirichlet_alpha(n, transform, cens)
+    return {"alpha": alpha.tolist(), "alpha0": entry["alpha0"], "origin": origin}
+
+
+@dataclass
+class _SummaryFits:
+    """The summary-likelihood fits of one endpoint: builds each scenario's data and fits it
+    with the gates, keeping every fit and its diagnostics (labels ``key|summary|prior|scenario``).
+    """
+
+    key: str
+    setup: _SummarySetup
+    printed: dict[str, Any]
+    landmarks: list[Any]
+    priors: dict[str, PriorScenario]
+    seed: int
+    allow_failed: bool
+    settings: SamplerSettings | None
+    fits: dict[str, az.InferenceData] = field(default_factory=dict)
+    diags: list[FitDiagnostics] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.model = compiled_summary_model(self.setup.pattern)
+
+    def label(self, prior_name: str, scen: Scenario) -> str:
+        return f"{self.key}|summary|{prior_name}|{scenario_label(*scen)}"
+
+    def scenario_data(self, scen: Scenario) -> dict[str, Any]:
+        """Every datum of the summary model under scenario ``scen`` (priors excluded)."""
+        pattern, printed = self.setup.pattern, self.printed
+        data: dict[str, Any] = {}
+        if pattern:
+            slabel = scenario_label(*scen)
+            if slabel not in self.setup.calibration:
+                self.setup.calibration[slabel] = _calibration_entry(scen)
+            alpha = np.asarray(self.setup.calibration[slabel]["alpha"])
+            data.update(
+                summary_data(
+                    printed["median"],
+                    printed["lower"],
+                    printed["upper"],
+                    alpha,
+                    followup=printed["followup"],
+                )
+            )
+        lm = landmark_data(self.landmarks, scen[1])
+        data.update(lm)
+        data["reference_time"] = np.array(reference_time(pattern, data, lm))
+        return data
+
+    def fit(self, prior_name: str, scen: Scenario) -> az.InferenceData:
+        """Fit scenario ``scen`` under prior ``prior_name``, gated (raises as fit_with_gates)."""
+        data = self.scenario_data(scen)
+        data.update(prior_data(self.priors[prior_name]))
+        data = {k: v for k, v in data.items() if k in self.model.data_names}
+        label = self.label(prior_name, scen)
+        idata, diag = fit_with_gates(
+            self.model,
+            data,
+            seed=derive_seed(self.seed, self.key, label),
+            label=label,
+            settings=self.settings,
+            allow_failed=self.allow_failed,
+        )
+        self.fits[label] = idata
+        self.diags.append(diag)
+        return idata
+
+
+def _fit_priors(
+    fitter: _SummaryFits, primary_name: str, n_points: int, times: list[float]
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
+    """Each prior fitted under the primary scenario: posterior summaries, diagnostics, and the
+    priors not fitted with why.
+
+    With fewer than two printed time points (L, M, U, landmarks) the shape is not identified by
+    the summary, and a vague prior's posterior runs to shapes near 0 (medians of thousands of
+    months), where the sampler diverges: that prior is not fitted, and the result says so.
+    """
+    posterior: dict[str, Any] = {}
+    diagnostics: dict[str, Any] = {}
+    skipped: dict[str, str] = {}
+    for name in fitter.priors:
+        if name == "vague" and n_points < 2 and name != primary_name:
+            skipped[name] = (
+                f"not fitted: the printed numbers hold {n_points} time point(s), which do not "
+                "identify the Weibull shape; under this prior the posterior runs to shapes "
+                "near 0, where the sampler cannot be trusted"
+            )
+            continue
+        idata = fitter.fit(name, fitter.setup.primary)
+        posterior[name] = posterior_summary(idata, times)
+        diagnostics[name] = fitter.diags[-1].summary()
+    return posterior, diagnostics, skipped
+
+
+def _fit_sweep(
+    fitter: _SummaryFits,
+    sets: dict[str, Any],
+    primary_name: str,
+    primary_result: tuple[dict[str, Any], dict[str, Any]],
+    times: list[float],
+) -> tuple[dict[str, Any], list[str]]:
+    """The assumption sweep under the primary prior (transform x n at risk x censoring; the
+    primary scenario only without a printed median): per scenario its posterior summary and
+    diagnostics, and the scenarios skipped with why."""
+    prim = fitter.setup.primary
+    sweep = (
+        list(
+            itertools.product(
+                sets["transform"]["sweep"],
+                sets["n_at_risk"]["sweep"],
+                sets["censoring"]["sweep"],
+            )
+        )
+        if fitter.setup.pattern
+        else [prim]
+    )
+    scenarios: dict[str, Any] = {}
+    skipped: list[str] = []
+    for transform, n, cens in sweep:
+        scen = (transform, int(n), tuple(cens))
+        label = scenario_label(*scen)
+        if scen == prim:
+            summ, diag = primary_result
+        else:
+            if scen[1] < MIN_PFS_N_AT_RISK:
+                skipped.append(f"{label}: n at risk below {MIN_PFS_N_AT_RISK}")
+                continue
+            try:
+                idata = fitter.fit(primary_name, scen)
+            except ValueError as exc:
+                skipped.append(f"{label}: {exc}")
+                continue
+            summ, diag = posterior_summary(idata, times), fitter.diags[-1].summary()
+        scenarios[label] = {
+            "transform": transform,
+            "n_at_risk": int(n),
+            "censoring": list(cens),
+            "primary": scen == prim,
+            "posterior": summ,
+            "diagnostics": diag,
+        }
+    return scenarios, skipped
+
+
+def _summary_analysis(
+    fitter: _SummaryFits,
+    sets: dict[str, Any],
+    primary_name: str,
+    reported: dict[str, Any],
+    times: list[float],
+) -> dict[str, Any]:
+    """Every fit of the printed summary and landmarks, with the maximum-likelihood estimate and
+    the posterior predictive check of the printed median: the results.json entries it gives."""
+    setup, printed = fitter.setup, fitter.printed
+    prim, pattern = setup.primary, setup.pattern
+    n_points = sum(p in ("L", "M", "U") for p in pattern.split(",")) + len(fitter.landmarks)
+    posterior, diagnostics, priors_skipped = _fit_priors(fitter, primary_name, n_points, times)
+    scenarios, skipped = _fit_sweep(
+        fitter, sets, primary_name, (posterior[primary_name], diagnostics[primary_name]), times
+    )
+    primary_fit = fitter.fits[fitter.label(primary_name, prim)]
+    ml = None
+    if n_points >= 2:
+        data = fitter.scenario_data(prim)
+        start = printed["median"] or printed["lower"] or printed["followup"] or times[-1]
+        ml = summary_ml(pattern, data, data if fitter.landmarks else None, float(start))
+    ppc = None
+    if "M" in pattern.split(","):
+        ppc = posterior_predictive_check(
+            primary_fit,
+            (printed["median"], printed["lower"], printed["upper"]),
+            n=prim[1],
+            transform=prim[0],
+            censoring=prim[2],
+            seed=derive_seed(fitter.seed, fitter.key, "ppc"),
+        )
+    return {
+        "posterior": posterior,
+        "diagnostics": diagnostics,
+        "priors_not_fitted": priors_skipped,
+        "primary_assumptions": {
+            "transform": prim[0],
+            "n_at_risk": prim[1],
+            "censoring": list(prim[2]),
+            "origin": {k: sets[k]["origin"] for k in ("transform", "n_at_risk", "censoring")},
+        },
+        "assumption_sweeps": {
+            "transform": list(sets["transform"]["sweep"]),
+            "n_at_risk": list(sets["n_at_risk"]["sweep"]),
+            "censoring": [list(c) for c in sets["censoring"]["sweep"]],
+        },
+        "scenarios": scenarios,
+        "scenarios_skipped": skipped,
+        "calibration": setup.calibration,
+        "frequentist": {
+            "reported_km": {
+                "median": reported["median"],
+                "ci95": reported["ci95"],
+                "method": "Kaplan-Meier median, Brookmeyer-Crowley CI (as published)",
+            },
+            "summary_ml": ml,
+        },
+        "posterior_predictive": ppc,
+        "validation": stored_validation() if pattern else None,
+    }
+
+
 def analyse_time_to_event(
     loaded: LoadedTrial,
     key: str,
@@ -413,6 +667,10 @@ def analyse_time_to_event(
 ) -> EndpointResult:
     """Fit the Weibull models of the time-to-event endpoint ``key`` of a trial file and return
     its numbers (results, comparison and sensitivity tables, posteriors, diagnostics).
+
+    The printed summary and landmarks are fitted under every prior (primary scenario) and every
+    assumption scenario (primary prior); patient data, when given, are fitted too and are the
+    headline only when nothing printed can be analysed.
 
     Raises:
         InputError: the file has no such endpoint, or its patient data cannot be analysed.
@@ -439,58 +697,23 @@ def analyse_time_to_event(
         (lm.time, lm.percent, None if lm.ci_percent is None else tuple(lm.ci_percent))
         for lm in tte.landmarks
     ]
-    pattern = printed["pattern"]
-    n_default = int(sets["n_at_risk"]["default"])
-    summary_note = None
-    if pattern and n_default < MIN_PFS_N_AT_RISK:
-        summary_note = (
-            f"the printed median was not analysed: with {n_default} patients at risk the "
-            f"order-statistic calibration is not defined (it needs at least {MIN_PFS_N_AT_RISK}: "
-            "with fewer, simulated trials rarely have a lower limit, median and upper limit all "
-            "defined)"
-        )
-        warnings.append(summary_note)
-        pattern = ""
-    prim = (
-        sets["transform"]["default"],
-        n_default,
-        tuple(sets["censoring"]["default"]),
-    )
-    calibration: dict[str, Any] = {}
-    if pattern:
-        try:
-            alpha, entry, origin = dirichlet_alpha(prim[1], prim[0], prim[2])
-        except ValueError as exc:
-            summary_note = f"the printed median was not analysed: {exc}"
-            warnings.append(summary_note)
-            pattern = ""
-        else:
-            calibration[scenario_label(*prim)] = {
-                "alpha": alpha.tolist(),
-                "alpha0": entry["alpha0"],
-                "origin": origin,
-            }
+    setup = _summary_setup(sets, printed["pattern"], warnings)
     used = {
-        "summary": bool(pattern),
+        "summary": bool(setup.pattern),
         "landmarks": len(landmarks_in) > 0,
         "patient_data": found is not None,
     }
     reported = _reported(tte, unit)
-    base_results: dict[str, Any] = {
+    results: dict[str, Any] = {
         "label": tte.label,
         "unit": unit,
         "reported": reported,
-        "summary_pattern": pattern,
+        "summary_pattern": setup.pattern,
         "data_used": used,
     }
-    if not (used["summary"] or used["landmarks"] or used["patient_data"]):
-        reason = summary_note or (warnings[-1] if warnings else "nothing printed can be analysed")
-        results = {
-            **base_results,
-            "analysed": False,
-            "reason": reason,
-            "warnings": warnings,
-        }
+    if not any(used.values()):
+        reason = setup.note or (warnings[-1] if warnings else "nothing printed can be analysed")
+        results.update(analysed=False, reason=reason, warnings=warnings)
         return EndpointResult(
             name=key,
             title=tte.label,
@@ -501,127 +724,13 @@ def analyse_time_to_event(
 
     fits: dict[str, az.InferenceData] = {}
     diags: list[FitDiagnostics] = []
-    posterior: dict[str, Any] = {}
-    diagnostics: dict[str, Any] = {}
-    scenarios: dict[str, Any] = {}
-    summary_fitted = used["summary"] or used["landmarks"]
-    model = compiled_summary_model(pattern) if summary_fitted else None
-
-    def scenario_data(scen: tuple[str, int, tuple[float, float]]) -> dict[str, Any]:
-        transform, n, cens = scen
-        slabel = scenario_label(*scen)
-        data: dict[str, Any] = {}
-        if pattern:
-            if slabel not in calibration:
-                alpha, entry, origin = dirichlet_alpha(n, transform, cens)
-                calibration[slabel] = {
-                    "alpha": alpha.tolist(),
-                    "alpha0": entry["alpha0"],
-                    "origin": origin,
-                }
-            alpha = np.asarray(calibration[slabel]["alpha"])
-            data.update(
-                summary_data(
-                    printed["median"],
-                    printed["lower"],
-                    printed["upper"],
-                    alpha,
-                    followup=printed["followup"],
-                )
-            )
-        lm = landmark_data(landmarks_in, n)
-        data.update(lm)
-        data["reference_time"] = np.array(reference_time(pattern, data, lm))
-        return data
-
-    def fit(prior_name: str, scen: tuple[str, int, tuple[float, float]]) -> az.InferenceData:
-        data = scenario_data(scen)
-        data.update(prior_data(priors[prior_name]))
-        data = {k: v for k, v in data.items() if k in model.data_names}
-        label = f"{key}|summary|{prior_name}|{scenario_label(*scen)}"
-        idata, diag = fit_with_gates(
-            model,
-            data,
-            seed=derive_seed(seed, key, label),
-            label=label,
-            settings=settings,
-            allow_failed=allow_failed,
+    summary: dict[str, Any] = {}
+    primary_label = scenario_label(*setup.primary)
+    if used["summary"] or used["landmarks"]:
+        fitter = _SummaryFits(
+            key, setup, printed, landmarks_in, priors, seed, allow_failed, settings, fits, diags
         )
-        fits[label] = idata
-        diags.append(diag)
-        return idata
-
-    primary_label = scenario_label(*prim)
-    primary_fit = None
-    ml = None
-    ppc = None
-    skipped: list[str] = []
-    # Printed time points (L, M, U, landmarks): with fewer than two the shape is not identified
-    # by the summary, and a vague prior's posterior runs to shapes near 0 (medians of thousands
-    # of months), where the sampler diverges: that prior is not fitted, and the result says so.
-    n_points = sum(p in ("L", "M", "U") for p in pattern.split(",")) + len(landmarks_in)
-    priors_skipped: dict[str, str] = {}
-    if summary_fitted:
-        for name in priors:
-            if name == "vague" and n_points < 2 and name != primary_prior.name:
-                priors_skipped[name] = (
-                    f"not fitted: the printed numbers hold {n_points} time point(s), which do not "
-                    "identify the Weibull shape; under this prior the posterior runs to shapes "
-                    "near 0, where the sampler cannot be trusted"
-                )
-                continue
-            idata = fit(name, prim)
-            posterior[name] = posterior_summary(idata, times)
-            diagnostics[name] = diags[-1].summary()
-        sweep = (
-            list(
-                itertools.product(
-                    sets["transform"]["sweep"],
-                    sets["n_at_risk"]["sweep"],
-                    sets["censoring"]["sweep"],
-                )
-            )
-            if pattern
-            else [prim]
-        )
-        for transform, n, cens in sweep:
-            scen = (transform, int(n), tuple(cens))
-            label = scenario_label(*scen)
-            if scen == prim:
-                summ, diag = posterior[primary_prior.name], diagnostics[primary_prior.name]
-            else:
-                if scen[1] < MIN_PFS_N_AT_RISK:
-                    skipped.append(f"{label}: n at risk below {MIN_PFS_N_AT_RISK}")
-                    continue
-                try:
-                    idata = fit(primary_prior.name, scen)
-                except ValueError as exc:
-                    skipped.append(f"{label}: {exc}")
-                    continue
-                summ, diag = posterior_summary(idata, times), diags[-1].summary()
-            scenarios[label] = {
-                "transform": transform,
-                "n_at_risk": int(n),
-                "censoring": list(cens),
-                "primary": scen == prim,
-                "posterior": summ,
-                "diagnostics": diag,
-            }
-        primary_fit = fits[f"{key}|summary|{primary_prior.name}|{primary_label}"]
-        if n_points >= 2:
-            data = scenario_data(prim)
-            start = printed["median"] or printed["lower"] or printed["followup"] or times[-1]
-            ml = summary_ml(pattern, data, data if landmarks_in else None, float(start))
-        if "M" in pattern.split(","):
-            ppc = posterior_predictive_check(
-                primary_fit,
-                (printed["median"], printed["lower"], printed["upper"]),
-                n=prim[1],
-                transform=prim[0],
-                censoring=prim[2],
-                seed=derive_seed(seed, key, "ppc"),
-            )
-
+        summary = _summary_analysis(fitter, sets, primary_prior.name, reported, times)
     patient_results = _analyse_patient_data(
         found,
         tte,
@@ -632,73 +741,45 @@ def analyse_time_to_event(
         key,
         seed,
         allow_failed,
-        prim[0],
+        setup.primary[0],
         settings,
     )
     if patient_results is not None:
-        pfits, pdiags = patient_results.pop("_fits"), patient_results.pop("_diags")
-        fits.update(pfits)
-        diags.extend(pdiags)
+        fits.update(patient_results.pop("_fits"))
+        diags.extend(patient_results.pop("_diags"))
         warnings.extend(patient_results["warnings"])
-    if primary_fit is not None:
+    if summary:
         source, primary_key = "summary", f"{key}|summary|{primary_prior.name}|{primary_label}"
+        posterior, diagnostics = summary.pop("posterior"), summary.pop("diagnostics")
+        priors_skipped = summary.pop("priors_not_fitted")
     else:
         source, primary_key = "patient data", f"{key}|patient|{primary_prior.name}"
-        primary_fit = fits[primary_key]
         posterior = patient_results["posterior"]
         diagnostics = patient_results["diagnostics"]
-
-    results: dict[str, Any] = {
-        **base_results,
-        "analysed": True,
-        "posterior_source": source,
-        "survival_times": times,
-        "primary_prior": primary_prior.name,
-        "priors": _priors_entry(priors),
-        "posterior": posterior,
-        "diagnostics": diagnostics,
-        "priors_not_fitted": priors_skipped,
-    }
-    if summary_fitted:
-        results["primary_assumptions"] = {
-            "transform": prim[0],
-            "n_at_risk": prim[1],
-            "censoring": list(prim[2]),
-            "origin": {k: sets[k]["origin"] for k in ("transform", "n_at_risk", "censoring")},
-        }
-        results["assumption_sweeps"] = {
-            "transform": list(sets["transform"]["sweep"]),
-            "n_at_risk": list(sets["n_at_risk"]["sweep"]),
-            "censoring": [list(c) for c in sets["censoring"]["sweep"]],
-        }
-        results["scenarios"] = scenarios
-        results["scenarios_skipped"] = skipped
-        results["calibration"] = calibration
-        results["frequentist"] = {
-            "reported_km": {
-                "median": reported["median"],
-                "ci95": reported["ci95"],
-                "method": "Kaplan-Meier median, Brookmeyer-Crowley CI (as published)",
-            },
-            "summary_ml": ml,
-        }
-        results["posterior_predictive"] = ppc
-        results["validation"] = stored_validation() if pattern else None
-    results["parametrisation"] = (
-        f"S(t) = exp(-(t/lambda)^k); median = lambda (ln 2)^(1/k); times in {unit}"
+        priors_skipped = {}
+    primary_fit = fits[primary_key]
+    results.update(
+        analysed=True,
+        posterior_source=source,
+        survival_times=times,
+        primary_prior=primary_prior.name,
+        priors=_priors_entry(priors),
+        posterior=posterior,
+        diagnostics=diagnostics,
+        priors_not_fitted=priors_skipped,
+        **summary,
+        parametrisation=f"S(t) = exp(-(t/lambda)^k); median = lambda (ln 2)^(1/k); times in {unit}",
     )
     if patient_results is not None:
         results["patient_data"] = patient_results
     results["warnings"] = warnings
 
-    comparison = _comparison(results, tte.label, unit, primary_label)
-    sensitivity = _sensitivity(results, primary_prior.name, primary_label)
     return EndpointResult(
         name=key,
         title=tte.label,
         results=results,
-        comparison=comparison,
-        sensitivity=sensitivity,
+        comparison=_comparison(results, tte.label, unit, primary_label),
+        sensitivity=_sensitivity(results, primary_prior.name, primary_label),
         posteriors={_file_stem(k): v for k, v in fits.items()},
         diagnostics=diags,
         primary_posterior=_file_stem(primary_key),
