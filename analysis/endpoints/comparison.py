@@ -414,6 +414,215 @@ class _Fit:
     idata: az.InferenceData | None
 
 
+@dataclass
+class _EventFits:
+    """Every fit of one comparison: per (scenario label, prior name) its :class:`_Fit`, and per
+    scenario label the coarsened report with where its data came from."""
+
+    fits: dict[tuple[str, str], _Fit]
+    reports: dict[str, tuple[CoarsenedReport, str]]
+
+
+def _fit_event(
+    loaded: LoadedTrial,
+    key: str,
+    ckey: str,
+    priors: dict[str, PriorScenario],
+    scenarios: list[Scenario],
+    run: dict[str, Any],
+) -> _EventFits:
+    """Fit comparison ``ckey``: every prior under the primary split assumption (each test), the
+    primary prior elsewhere; a scenario under which no table reproduces the report is recorded as
+    an empty fit. ``run`` holds seed, settings, allow_failed, the sign, the primary scenario and
+    the collectors ``posteriors`` and ``diagnostics``."""
+    prior_main = primary(priors).name
+    out = _EventFits({}, {})
+    for scenario in scenarios:
+        report, origin = event_report(loaded, ckey, scenario)
+        out.reports[scenario.label] = (report, origin)
+        primary_split = scenario.split == run["first"].split
+        here = priors if primary_split else {prior_main: priors[prior_main]}
+        for prior_name, prior in here.items():
+            if report.n_cells == 0:
+                out.fits[(scenario.label, prior_name)] = _Fit(None, None, None, None)
+                continue
+            label = f"{ckey}, {scenario.label}, prior {prior_name}"
+            idata, diag = fit_with_gates(
+                compiled_model(),
+                model_data([report], prior),
+                seed=derive_seed(run["seed"], MODEL_NAME, key, label),
+                label=label,
+                settings=run["settings"],
+                allow_failed=run["allow_failed"],
+            )
+            idata = idata.assign_coords(ae=[ckey], groups="posterior")
+            run["diagnostics"].append(diag)
+            run["posteriors"][_file_stem(key, label)] = idata
+            draws = idata.posterior["log_odds_ratio"].values[:, :, 0].reshape(-1)
+            summary = summarise_log_or(draws, run["sign"])
+            summary["n_compatible_tables"] = report.n_cells
+            out.fits[(scenario.label, prior_name)] = _Fit(summary, diag, draws, idata)
+    return out
+
+
+def _compatible_tables(
+    report: CoarsenedReport, best: _Fit, prior: PriorScenario
+) -> tuple[list[dict[str, Any]], np.ndarray]:
+    """The tables reproducing the report with their posterior probabilities under the primary
+    fit, and draws of the pooled event rate (the follow-up priors' event rate)."""
+    weights = table_weights(report, best.draws, prior)
+    rate = pooled_event_rate(report, _thin(best.draws), prior)
+    rows = [
+        {
+            "n_exposed": int(report.n_exposed[i]),
+            "n_reference": int(report.n_reference[i]),
+            "exposed_events": int(report.exposed_events[i]),
+            "reference_events": int(report.reference_events[i]),
+            "p_value": float(report.p_value[i]),
+            "posterior_probability": float(weights[i]),
+        }
+        for i in range(report.n_cells)
+    ]
+    return rows, rate
+
+
+def _event_result(
+    c: Comparison,
+    sign: int | None,
+    priors: dict[str, PriorScenario],
+    event: _EventFits,
+    scenarios: list[Scenario],
+    first: Scenario,
+    compatible: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """The results.json entry of one comparison: the report as printed, the posteriors under
+    every prior, the exact evidence of the report, diagnostics and the sensitivity rows."""
+    prior_main = primary(priors).name
+    report, origin = event.reports[first.label]
+    main = {name: event.fits[(first.label, name)] for name in priors}
+    p = None if c.p_value == "unknown" else printed_p(c.p_value.value, c.p_value.ns_threshold)
+    sbb = None if p is None else sbb_of_report(p)
+    ev = report_evidence(report, priors[prior_main], sign) or {}
+    at_max = ev.get("log_or_at_max")
+    result: dict[str, Any] = {
+        "label": c.label,
+        "reported": {
+            "p_value": None if p is None else p["printed"],
+            "relation": None if p is None else p["relation"],
+            "p_value_number": None if p is None else p["value"],
+            "interval": None if p is None else p["interval"],
+            "more_frequent_in": _known(c.more_frequent_in),
+            "direction": {1: "exposed", -1: "reference", None: None}[sign],
+            "events_exposed": _known(c.events_exposed),
+            "events_reference": _known(c.events_reference),
+        },
+        "data": origin,
+        "primary_prior": prior_main,
+        "priors": {
+            name: {"parameters": s.parameters, "rationale": s.rationale, "primary": s.primary}
+            for name, s in priors.items()
+        },
+        "posterior": {name: f.summary for name, f in main.items()},
+        "bayes_factor_primary_vs_null": ev.get("bayes_factor_prior_vs_null"),
+        "bayes_factor_reported_side_vs_null": ev.get("bayes_factor_reported_side_vs_null"),
+        "bayes_factor_max": ev.get("bayes_factor_max"),
+        "odds_ratio_at_max": None if at_max is None else math.exp(at_max),
+        "likelihood_at_null": ev.get("likelihood_at_null"),
+        "sbb_calibration": None if sbb is None else sbb["bayes_factor"],
+        "sbb_calibration_range": None if sbb is None else sbb["range"],
+        "sbb_min_bayes_factor_h0": None if sbb is None else sbb["min_bayes_factor_h0"],
+        "bayes_factor_bound": None if sbb is None else sbb["bayes_factor"],
+        "evidence_note": EVIDENCE_NOTE,
+        "diagnostics": {
+            name: None if f.diagnostics is None else f.diagnostics.summary()
+            for name, f in main.items()
+        },
+        "scenario": first.label,
+        "compatible_tables": compatible,
+        "sensitivity": [
+            {
+                "test": sc.test,
+                "split": sc.split,
+                "prior": name,
+                "primary": sc == first and name == prior_main,
+                "posterior": event.fits[(sc.label, name)].summary,
+            }
+            for sc in scenarios
+            for name in priors
+            if (sc.label, name) in event.fits
+        ],
+    }
+    if origin == "published counts":
+        result["frequentist"] = published_table_frequentist(
+            report, None if p is None else p["interval"]
+        )
+    return result
+
+
+def _sensitivity_rows(
+    ckey: str,
+    priors: dict[str, PriorScenario],
+    event: _EventFits,
+    scenarios: list[Scenario],
+    first: Scenario,
+) -> list[dict[str, Any]]:
+    """Sensitivity-table rows of one comparison: the odds ratio's posterior median, 95 % interval
+    and P(OR > 1) per scenario and prior (NaN where no table reproduces the report)."""
+    prior_main = primary(priors).name
+    rows = []
+    for sc in scenarios:
+        for name in priors:
+            if (sc.label, name) not in event.fits:
+                continue
+            s = event.fits[(sc.label, name)].summary
+            rows.append(
+                {
+                    "quantity": f"odds ratio, {ckey}",
+                    "prior": name,
+                    "assumption": "test x split",
+                    "scenario": sc.label,
+                    "primary": sc == first and name == prior_main,
+                    "estimate": s["odds_ratio"]["median"] if s else np.nan,
+                    "ci_low": s["odds_ratio"]["ci95"][0] if s else np.nan,
+                    "ci_high": s["odds_ratio"]["ci95"][1] if s else np.nan,
+                    "probability": s["p_or_above_1"] if s else np.nan,
+                    "probability_label": "P(OR > 1)" if s else "no table reproduces the report",
+                }
+            )
+    return rows
+
+
+def _grouping_results(
+    trial: Any, key: str, grouping: Grouping, scenarios: list[Scenario], first: Scenario
+) -> dict[str, Any]:
+    """results.json of the grouping (events added by the caller): who is compared and every
+    assumption the comparisons make."""
+    exposed, reference = grouping.exposed.name, grouping.reference.name
+    return {
+        "grouping": {
+            "key": key,
+            "label": grouping.label,
+            "exposed": {"name": exposed, "n": _known(grouping.exposed.n)},
+            "reference": {"name": reference, "n": _known(grouping.reference.n)},
+            "test": _known(grouping.test),
+        },
+        "odds_ratio": f"odds(event | {exposed}) / odds(event | {reference})",
+        "events": {},
+        "assumptions": {
+            "scenarios": [sc.label for sc in scenarios],
+            "primary_scenario": first.label,
+            "primary_test": first.test,
+            "primary_split": first.split,
+            "enrolled": trial.enrolled.value,
+            "p_value_intervals": "a printed P stands for the half-open interval [low, high) of "
+            "unrounded P values: '= .03' [0.025, 0.035), '< .001' [0, 0.001), '> .05' and 'NS' "
+            "[0.05, 1]",
+            "direction": "a table reproduces a report in the reported direction; when no "
+            "direction was published, in either",
+        },
+    }
+
+
 def analyse_comparisons(
     loaded: LoadedTrial,
     key: str,
@@ -445,11 +654,15 @@ def analyse_comparisons(
         raise InputError(loaded.path, f"groupings.{key}", "no comparison names this grouping")
     exposed, reference = grouping.exposed.name, grouping.reference.name
     first, scenarios = grouping_scenarios(loaded, key)
-    compiled = compiled_model()
-
-    all_diagnostics: list[FitDiagnostics] = []
-    posteriors: dict[str, az.InferenceData] = {}
-    events: dict[str, Any] = {}
+    run: dict[str, Any] = {
+        "seed": seed,
+        "settings": settings,
+        "allow_failed": allow_failed,
+        "first": first,
+        "posteriors": {},
+        "diagnostics": [],
+    }
+    results = _grouping_results(trial, key, grouping, scenarios, first)
     comparison: list[dict[str, Any]] = []
     sensitivity: list[dict[str, Any]] = []
     tables: list[dict[str, Any]] = []
@@ -458,158 +671,23 @@ def analyse_comparisons(
     for ckey, c in comps.items():
         sign = _sign(c, grouping)
         priors = file_priors(c.priors)
-        prior_main = primary(priors).name
-        fits: dict[tuple[str, str], _Fit] = {}
-        reports: dict[str, tuple[CoarsenedReport, str]] = {}
-        for scenario in scenarios:
-            report, origin = event_report(loaded, ckey, scenario)
-            reports[scenario.label] = (report, origin)
-            here = priors if scenario.split == first.split else {prior_main: priors[prior_main]}
-            for prior_name, prior in here.items():
-                if report.n_cells == 0:
-                    fits[(scenario.label, prior_name)] = _Fit(None, None, None, None)
-                    continue
-                label = f"{ckey}, {scenario.label}, prior {prior_name}"
-                idata, diag = fit_with_gates(
-                    compiled,
-                    model_data([report], prior),
-                    seed=derive_seed(seed, MODEL_NAME, key, label),
-                    label=label,
-                    settings=settings,
-                    allow_failed=allow_failed,
-                )
-                idata = idata.assign_coords(ae=[ckey], groups="posterior")
-                all_diagnostics.append(diag)
-                posteriors[_file_stem(key, label)] = idata
-                draws = idata.posterior["log_odds_ratio"].values[:, :, 0].reshape(-1)
-                summary = summarise_log_or(draws, sign)
-                summary["n_compatible_tables"] = report.n_cells
-                fits[(scenario.label, prior_name)] = _Fit(summary, diag, draws, idata)
-
-        report, origin = reports[first.label]
-        main = {name: fits[(first.label, name)] for name in priors}
-        best = main[prior_main]
-        p = None if c.p_value == "unknown" else printed_p(c.p_value.value, c.p_value.ns_threshold)
-        sbb = None if p is None else sbb_of_report(p)
-        evidence = report_evidence(report, priors[prior_main], sign)
-        compatible = []
+        prior_main = primary(priors)
+        event = _fit_event(loaded, key, ckey, priors, scenarios, {**run, "sign": sign})
+        report = event.reports[first.label][0]
+        best = event.fits[(first.label, prior_main.name)]
+        compatible: list[dict[str, Any]] = []
         if best.draws is not None:
-            weights = table_weights(report, best.draws, priors[prior_main])
-            rate = pooled_event_rate(report, _thin(best.draws), priors[prior_main])
+            compatible, rate = _compatible_tables(report, best, prior_main)
             best.summary["pooled_event_rate_mean"] = float(np.mean(rate))
             primary_draws[ckey] = {"log_odds_ratio": best.draws, "event_rate": rate}
             primary_fits.append(best.idata)
-            for i in range(report.n_cells):
-                row = {
-                    "n_exposed": int(report.n_exposed[i]),
-                    "n_reference": int(report.n_reference[i]),
-                    "exposed_events": int(report.exposed_events[i]),
-                    "reference_events": int(report.reference_events[i]),
-                    "p_value": float(report.p_value[i]),
-                    "posterior_probability": float(weights[i]),
-                }
-                compatible.append(row)
-                tables.append({"comparison": ckey, "scenario": first.label, **row})
-        ev = evidence or {}
-        at_max = ev.get("log_or_at_max")
-        counted = origin == "published counts"
-        result: dict[str, Any] = {
-            "label": c.label,
-            "reported": {
-                "p_value": None if p is None else p["printed"],
-                "relation": None if p is None else p["relation"],
-                "p_value_number": None if p is None else p["value"],
-                "interval": None if p is None else p["interval"],
-                "more_frequent_in": _known(c.more_frequent_in),
-                "direction": {1: "exposed", -1: "reference", None: None}[sign],
-                "events_exposed": _known(c.events_exposed),
-                "events_reference": _known(c.events_reference),
-            },
-            "data": origin,
-            "primary_prior": prior_main,
-            "priors": {
-                name: {"parameters": s.parameters, "rationale": s.rationale, "primary": s.primary}
-                for name, s in priors.items()
-            },
-            "posterior": {name: f.summary for name, f in main.items()},
-            "bayes_factor_primary_vs_null": ev.get("bayes_factor_prior_vs_null"),
-            "bayes_factor_reported_side_vs_null": ev.get("bayes_factor_reported_side_vs_null"),
-            "bayes_factor_max": ev.get("bayes_factor_max"),
-            "odds_ratio_at_max": None if at_max is None else math.exp(at_max),
-            "likelihood_at_null": ev.get("likelihood_at_null"),
-            "sbb_calibration": None if sbb is None else sbb["bayes_factor"],
-            "sbb_calibration_range": None if sbb is None else sbb["range"],
-            "sbb_min_bayes_factor_h0": None if sbb is None else sbb["min_bayes_factor_h0"],
-            "bayes_factor_bound": None if sbb is None else sbb["bayes_factor"],
-            "evidence_note": EVIDENCE_NOTE,
-            "diagnostics": {
-                name: None if f.diagnostics is None else f.diagnostics.summary()
-                for name, f in main.items()
-            },
-            "scenario": first.label,
-            "compatible_tables": compatible,
-            "sensitivity": [
-                {
-                    "test": sc.test,
-                    "split": sc.split,
-                    "prior": name,
-                    "primary": sc == first and name == prior_main,
-                    "posterior": fits[(sc.label, name)].summary,
-                }
-                for sc in scenarios
-                for name in priors
-                if (sc.label, name) in fits
-            ],
-        }
-        if counted:
-            result["frequentist"] = published_table_frequentist(
-                report, None if p is None else p["interval"]
-            )
-        events[ckey] = result
+            tables += [{"comparison": ckey, "scenario": first.label, **r} for r in compatible]
+        result = _event_result(c, sign, priors, event, scenarios, first, compatible)
+        results["events"][ckey] = result
         comparison += _comparison_rows(ckey, result, exposed, reference, first)
-        for sc in scenarios:
-            for name in priors:
-                if (sc.label, name) not in fits:
-                    continue
-                s = fits[(sc.label, name)].summary
-                sensitivity.append(
-                    {
-                        "quantity": f"odds ratio, {ckey}",
-                        "prior": name,
-                        "assumption": "test x split",
-                        "scenario": sc.label,
-                        "primary": sc == first and name == prior_main,
-                        "estimate": s["odds_ratio"]["median"] if s else np.nan,
-                        "ci_low": s["odds_ratio"]["ci95"][0] if s else np.nan,
-                        "ci_high": s["odds_ratio"]["ci95"][1] if s else np.nan,
-                        "probability": s["p_or_above_1"] if s else np.nan,
-                        "probability_label": "P(OR > 1)" if s else "no table reproduces the report",
-                    }
-                )
+        sensitivity += _sensitivity_rows(ckey, priors, event, scenarios, first)
 
-    results: dict[str, Any] = {
-        "grouping": {
-            "key": key,
-            "label": grouping.label,
-            "exposed": {"name": exposed, "n": _known(grouping.exposed.n)},
-            "reference": {"name": reference, "n": _known(grouping.reference.n)},
-            "test": _known(grouping.test),
-        },
-        "odds_ratio": f"odds(event | {exposed}) / odds(event | {reference})",
-        "events": events,
-        "assumptions": {
-            "scenarios": [sc.label for sc in scenarios],
-            "primary_scenario": first.label,
-            "primary_test": first.test,
-            "primary_split": first.split,
-            "enrolled": trial.enrolled.value,
-            "p_value_intervals": "a printed P stands for the half-open interval [low, high) of "
-            "unrounded P values: '= .03' [0.025, 0.035), '< .001' [0, 0.001), '> .05' and 'NS' "
-            "[0.05, 1]",
-            "direction": "a table reproduces a report in the reported direction; when no "
-            "direction was published, in either",
-        },
-    }
+    posteriors = run["posteriors"]
     stem = _file_stem(key, "primary fits")
     primary_posterior = None
     if primary_fits:  # one file (and one appendix figure) with every event's primary fit
@@ -628,7 +706,7 @@ def analyse_comparisons(
         comparison=comparison_frame(comparison),
         sensitivity=sensitivity_frame(sensitivity),
         posteriors=posteriors,
-        diagnostics=all_diagnostics,
+        diagnostics=run["diagnostics"],
         tables={
             f"{key}_compatible_tables": table_frame,
             f"{key}_most_probable_tables": _most_probable(table_frame, 5),
