@@ -676,15 +676,8 @@ def analyse_time_to_event(
         InputError: the file has no such endpoint, or its patient data cannot be analysed.
         DiagnosticsError: a fit failed its gates (unless ``allow_failed``).
     """
-    trial = loaded.trial
-    if key not in trial.time_to_event:
-        raise InputError(
-            loaded.path,
-            f"time_to_event.{key}",
-            f"no such endpoint; the file declares {sorted(trial.time_to_event)}",
-        )
-    tte = trial.time_to_event[key]
-    unit = time_unit(trial, tte)
+    tte = _endpoint(loaded, key)
+    unit = time_unit(loaded.trial, tte)
     warnings: list[str] = []
     # Patient data are read (and checked) before any fit, so a bad file fails at once.
     found = time_to_event_data(loaded, key)
@@ -714,13 +707,7 @@ def analyse_time_to_event(
     if not any(used.values()):
         reason = setup.note or (warnings[-1] if warnings else "nothing printed can be analysed")
         results.update(analysed=False, reason=reason, warnings=warnings)
-        return EndpointResult(
-            name=key,
-            title=tte.label,
-            results=results,
-            comparison=comparison_frame([]),
-            sensitivity=sensitivity_frame([]),
-        )
+        return EndpointResult(key, tte.label, results, comparison_frame([]), sensitivity_frame([]))
 
     fits: dict[str, az.InferenceData] = {}
     diags: list[FitDiagnostics] = []
@@ -731,42 +718,24 @@ def analyse_time_to_event(
             key, setup, printed, landmarks_in, priors, seed, allow_failed, settings, fits, diags
         )
         summary = _summary_analysis(fitter, sets, primary_prior.name, reported, times)
+    patient_args = (tte, loaded.trial.enrolled.value, unit, priors, times, key, seed)
     patient_results = _analyse_patient_data(
-        found,
-        tte,
-        trial.enrolled.value,
-        unit,
-        priors,
-        times,
-        key,
-        seed,
-        allow_failed,
-        setup.primary[0],
-        settings,
+        found, *patient_args, allow_failed, setup.primary[0], settings
     )
     if patient_results is not None:
         fits.update(patient_results.pop("_fits"))
         diags.extend(patient_results.pop("_diags"))
         warnings.extend(patient_results["warnings"])
-    if summary:
-        source, primary_key = "summary", f"{key}|summary|{primary_prior.name}|{primary_label}"
-        posterior, diagnostics = summary.pop("posterior"), summary.pop("diagnostics")
-        priors_skipped = summary.pop("priors_not_fitted")
-    else:
-        source, primary_key = "patient data", f"{key}|patient|{primary_prior.name}"
-        posterior = patient_results["posterior"]
-        diagnostics = patient_results["diagnostics"]
-        priors_skipped = {}
-    primary_fit = fits[primary_key]
+    source, primary_key, headline = _headline(
+        summary, patient_results, key, primary_prior.name, primary_label
+    )
     results.update(
         analysed=True,
         posterior_source=source,
         survival_times=times,
         primary_prior=primary_prior.name,
         priors=_priors_entry(priors),
-        posterior=posterior,
-        diagnostics=diagnostics,
-        priors_not_fitted=priors_skipped,
+        **headline,
         **summary,
         parametrisation=f"S(t) = exp(-(t/lambda)^k); median = lambda (ln 2)^(1/k); times in {unit}",
     )
@@ -783,13 +752,44 @@ def analyse_time_to_event(
         posteriors={_file_stem(k): v for k, v in fits.items()},
         diagnostics=diags,
         primary_posterior=_file_stem(primary_key),
-        primary_draws={
-            key: {
-                "median": primary_fit.posterior[MEDIAN].values.ravel(),
-                "weibull_shape": primary_fit.posterior[SHAPE].values.ravel(),
-            }
-        },
+        primary_draws={key: _draws(fits[primary_key])},
     )
+
+
+def _headline(
+    summary: dict[str, Any], patient: dict[str, Any] | None, key: str, prior: str, scenario: str
+) -> tuple[str, str, dict[str, Any]]:
+    """Which analysis is the headline (the printed summary when fitted, else the patient data):
+    its source, the key of its primary fit, and its posterior, diagnostics and priors not
+    fitted (taken out of ``summary``, whose remaining keys follow them in results.json)."""
+    if summary:
+        headline = {k: summary.pop(k) for k in ("posterior", "diagnostics", "priors_not_fitted")}
+        return "summary", f"{key}|summary|{prior}|{scenario}", headline
+    headline = {
+        "posterior": patient["posterior"],
+        "diagnostics": patient["diagnostics"],
+        "priors_not_fitted": {},
+    }
+    return "patient data", f"{key}|patient|{prior}", headline
+
+
+def _endpoint(loaded: LoadedTrial, key: str) -> TimeToEvent:
+    """The time-to-event endpoint ``key`` of the trial file (InputError naming those it has)."""
+    if key not in loaded.trial.time_to_event:
+        raise InputError(
+            loaded.path,
+            f"time_to_event.{key}",
+            f"no such endpoint; the file declares {sorted(loaded.trial.time_to_event)}",
+        )
+    return loaded.trial.time_to_event[key]
+
+
+def _draws(idata: az.InferenceData) -> dict[str, np.ndarray]:
+    """Flat draws of the median (endpoint unit) and Weibull shape: the follow-up priors' input."""
+    return {
+        "median": idata.posterior[MEDIAN].values.ravel(),
+        "weibull_shape": idata.posterior[SHAPE].values.ravel(),
+    }
 
 
 def _analyse_patient_data(
