@@ -40,50 +40,13 @@ def _label(definition: str) -> str:
 
 def migrate_v1(trial: TrialV1) -> dict[str, Any]:
     """The version 2 document (a dict to validate) holding what a version 1 trial says."""
-    info = trial.trial
     doc: dict[str, Any] = {
         "schema_version": 2,
-        "trial": {
-            "id": info.id,
-            "title": info.title,
-            "journal": info.journal,
-            "year": info.year,
-            "doi": None if info.doi == "unknown" else info.doi,
-            "registry": info.registry,
-            "treatment": info.treatment,
-            "population": info.population,
-            "design": info.design,
-            "time_unit": "months",
-        },
+        "trial": _trial_info(trial),
         "enrolled": _reported(trial.enrolled),
+        "design": _design(trial),
+        "rates": {"burden_reduction": _burden_reduction(trial)},
     }
-    d = trial.design
-    doc["design"] = {
-        "endpoint": "burden_reduction",
-        "stages": _reported(d.stages),
-        "p0": _reported(d.p0),
-        "p1": _reported(d.p1),
-        "alpha": _reported(d.alpha),
-        "power": _reported(d.power),
-        "stage1": _reported(d.stage1),
-    }
-    br = trial.burden_reduction
-    doc["rates"] = {
-        "burden_reduction": {
-            "label": _label(br.definition),
-            "definition": br.definition,
-            "primary": True,
-            "estimate_percent": _reported(br.estimate_percent),
-            "ci_percent": _reported(br.ci95_percent),
-            "ci_level": 0.95,
-            "decimals": br.reported_decimals.value,
-            "responders": _reported(br.responders),
-            "evaluable": _reported(br.evaluable),
-            "max_evaluable": _reported(br.max_evaluable),
-            "ci_method": _reported(br.ci_method),
-        }
-    }
-    a = trial.assumptions
     other: dict[str, Any] = {}
     if trial.objective_response is not None:
         for name in ("confirmed_responses", "unconfirmed_partial_responses"):
@@ -91,67 +54,10 @@ def migrate_v1(trial: TrialV1) -> dict[str, Any]:
             if value != "unknown":
                 other[name] = _reported(value)
     if trial.pfs is not None:
-        p = trial.pfs
-        lo, hi = p.ci95_months.value
-        pfs: dict[str, Any] = {
-            "label": "Progression-free survival",
-            "unit": "months",
-            "median": _reported(p.median_months),
-            # v1 could only write a missing upper limit as None or inf: both mean "NE"
-            "ci": {**_reported(p.ci95_months), "value": [lo, hi if _finite(hi) else "NE"]},
-            "events": _reported(p.events),
-            "censored": _reported(p.censored),
-            "ci_transform": _reported(p.ci_transform),
-            "association": _reported(p.association_with_prior_response),
-        }
-        if p.patient_data is not None:
-            pfs["patient_data"] = {
-                "path": p.patient_data.path,
-                "unit": "months",
-                "source": p.patient_data.source,
-            }
-        if p.digitised_curve is not None:
-            dc = p.digitised_curve
-            pfs["digitised_curve"] = {
-                "curve": dc.curve,
-                "at_risk": dc.at_risk,
-                "total_events": _reported(dc.total_events),
-                "source": dc.source,
-            }
-        assumptions = {
-            "ci_transform": a.pfs_ci_transform,
-            "n_at_risk": a.pfs_n_at_risk,
-            "censoring_fraction": a.pfs_censoring_fraction,
-        }
-        pfs["assumptions"] = {
-            k: v.model_dump(mode="json") for k, v in assumptions.items() if v is not None
-        }
-        doc["time_to_event"] = {"pfs": pfs}
+        doc["time_to_event"] = {"pfs": _pfs(trial)}
     if trial.adverse_events is not None and trial.prior_therapy is not None:
-        pt, ae = trial.prior_therapy, trial.adverse_events
-        assumptions = {"test": a.ae_test, "split_range": a.ae_split_range}
-        doc["groupings"] = {
-            "prior_therapy": {
-                "label": "prior therapy",
-                "exposed": {"name": pt.exposed, "n": _reported(pt.n_exposed)},
-                "reference": {"name": pt.reference, "n": _reported(pt.n_reference)},
-                "test": _reported(ae.test),
-                "assumptions": {
-                    k: v.model_dump(mode="json") for k, v in assumptions.items() if v is not None
-                },
-            }
-        }
-        doc["comparisons"] = {
-            key: {
-                "label": event.name,
-                "grouping": "prior_therapy",
-                "p_value": _reported(event.p_value),
-                "more_frequent_in": _reported(event.more_frequent_after),
-                "events_exposed": _reported(event.events_exposed),
-                "events_reference": _reported(event.events_reference),
-            }
-            for key, event in ae.by_prior_therapy.items()
-        }
+        doc["groupings"], doc["comparisons"] = _prior_therapy(trial)
+        ae = trial.adverse_events
         if ae.most_common != "unknown":
             other["most_common_adverse_events"] = {
                 "value": ", ".join(ae.most_common.value),
@@ -162,6 +68,125 @@ def migrate_v1(trial: TrialV1) -> dict[str, Any]:
     if other:
         doc["other"] = other
     return doc
+
+
+def _trial_info(trial: TrialV1) -> dict[str, Any]:
+    """The v2 ``trial`` table (v1 times were in months)."""
+    info = trial.trial
+    return {
+        "id": info.id,
+        "title": info.title,
+        "journal": info.journal,
+        "year": info.year,
+        "doi": None if info.doi == "unknown" else info.doi,
+        "registry": info.registry,
+        "treatment": info.treatment,
+        "population": info.population,
+        "design": info.design,
+        "time_unit": "months",
+    }
+
+
+def _design(trial: TrialV1) -> dict[str, Any]:
+    """The v2 ``design`` table: v1 designs were always for the burden reduction rate."""
+    d = trial.design
+    return {
+        "endpoint": "burden_reduction",
+        "stages": _reported(d.stages),
+        "p0": _reported(d.p0),
+        "p1": _reported(d.p1),
+        "alpha": _reported(d.alpha),
+        "power": _reported(d.power),
+        "stage1": _reported(d.stage1),
+    }
+
+
+def _burden_reduction(trial: TrialV1) -> dict[str, Any]:
+    """The v1 burden reduction rate as the v2 primary rate (95 % CI)."""
+    br = trial.burden_reduction
+    return {
+        "label": _label(br.definition),
+        "definition": br.definition,
+        "primary": True,
+        "estimate_percent": _reported(br.estimate_percent),
+        "ci_percent": _reported(br.ci95_percent),
+        "ci_level": 0.95,
+        "decimals": br.reported_decimals.value,
+        "responders": _reported(br.responders),
+        "evaluable": _reported(br.evaluable),
+        "max_evaluable": _reported(br.max_evaluable),
+        "ci_method": _reported(br.ci_method),
+    }
+
+
+def _pfs(trial: TrialV1) -> dict[str, Any]:
+    """The v1 PFS as the v2 time-to-event endpoint ``pfs`` (months), with its assumptions."""
+    p, a = trial.pfs, trial.assumptions
+    lo, hi = p.ci95_months.value
+    pfs: dict[str, Any] = {
+        "label": "Progression-free survival",
+        "unit": "months",
+        "median": _reported(p.median_months),
+        # v1 could only write a missing upper limit as None or inf: both mean "NE"
+        "ci": {**_reported(p.ci95_months), "value": [lo, hi if _finite(hi) else "NE"]},
+        "events": _reported(p.events),
+        "censored": _reported(p.censored),
+        "ci_transform": _reported(p.ci_transform),
+        "association": _reported(p.association_with_prior_response),
+    }
+    if p.patient_data is not None:
+        pfs["patient_data"] = {
+            "path": p.patient_data.path,
+            "unit": "months",
+            "source": p.patient_data.source,
+        }
+    if p.digitised_curve is not None:
+        dc = p.digitised_curve
+        pfs["digitised_curve"] = {
+            "curve": dc.curve,
+            "at_risk": dc.at_risk,
+            "total_events": _reported(dc.total_events),
+            "source": dc.source,
+        }
+    assumptions = {
+        "ci_transform": a.pfs_ci_transform,
+        "n_at_risk": a.pfs_n_at_risk,
+        "censoring_fraction": a.pfs_censoring_fraction,
+    }
+    pfs["assumptions"] = {
+        k: v.model_dump(mode="json") for k, v in assumptions.items() if v is not None
+    }
+    return pfs
+
+
+def _prior_therapy(trial: TrialV1) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The v1 adverse events by prior therapy as the v2 grouping ``prior_therapy`` and its
+    comparisons."""
+    pt, ae, a = trial.prior_therapy, trial.adverse_events, trial.assumptions
+    assumptions = {"test": a.ae_test, "split_range": a.ae_split_range}
+    groupings = {
+        "prior_therapy": {
+            "label": "prior therapy",
+            "exposed": {"name": pt.exposed, "n": _reported(pt.n_exposed)},
+            "reference": {"name": pt.reference, "n": _reported(pt.n_reference)},
+            "test": _reported(ae.test),
+            "assumptions": {
+                k: v.model_dump(mode="json") for k, v in assumptions.items() if v is not None
+            },
+        }
+    }
+    comparisons = {
+        key: {
+            "label": event.name,
+            "grouping": "prior_therapy",
+            "p_value": _reported(event.p_value),
+            "more_frequent_in": _reported(event.more_frequent_after),
+            "events_exposed": _reported(event.events_exposed),
+            "events_reference": _reported(event.events_reference),
+        }
+        for key, event in ae.by_prior_therapy.items()
+    }
+    return groupings, comparisons
 
 
 #: Version 2 field paths (prefixes) -> where a version 1 file writes them, most specific first.
