@@ -721,10 +721,20 @@ def _comparison_rows(
     ckey: str, r: dict[str, Any], exposed: str, reference: str, first: Scenario
 ) -> list[dict[str, Any]]:
     """The comparison-table rows of one event: reported, frequentist (counts), Bayesian."""
+    return [
+        *_reported_rows(ckey, r, exposed, reference, first),
+        *_posterior_rows(ckey, r, first),
+        *_bayes_factor_rows(ckey, r, first),
+    ]
+
+
+def _reported_rows(
+    ckey: str, r: dict[str, Any], exposed: str, reference: str, first: Scenario
+) -> list[dict[str, Any]]:
+    """The report as printed, and the frequentist analysis of published counts when given."""
     quantity = f"odds ratio, {ckey}"
     rep = r["reported"]
     counted = r["data"] == "published counts"
-    rows: list[dict[str, Any]] = []
     where = (
         f", more frequent in {rep['more_frequent_in']}"
         if rep["more_frequent_in"]
@@ -739,7 +749,7 @@ def _comparison_rows(
     else:
         what = f"{r['data']}, {first.label}"
     printed = "not published" if rep["p_value"] is None else str(rep["p_value"]).strip()
-    rows.append(
+    rows = [
         {
             "quantity": quantity,
             "side": "reported",
@@ -748,7 +758,7 @@ def _comparison_rows(
             "probability_label": "reported two-sided P"
             + ("" if rep["relation"] in (None, "=") else f" ({rep['relation']})"),
         }
-    )
+    ]
     if counted:
         f = r["frequentist"]
         rows.append(
@@ -764,37 +774,51 @@ def _comparison_rows(
                 "probability_label": "two-sided Fisher exact P of the counts",
             }
         )
-    direction = rep["direction"]
+    return rows
+
+
+def _posterior_rows(ckey: str, r: dict[str, Any], first: Scenario) -> list[dict[str, Any]]:
+    """The odds ratio's posterior per prior, with the probability of the reported direction:
+    P(OR < 1) when the event was more frequent in the reference group, else P(OR > 1)."""
+    direction = r["reported"]["direction"]
     side_label = {"exposed": "P(OR > 1)", "reference": "P(OR < 1)", None: "P(OR > 1)"}[direction]
-    for name, s in r["posterior"].items():
-        if s is None:
-            continue
-        rows.append(
-            {
-                "quantity": quantity,
-                "side": "bayesian",
-                "method": f"posterior median, prior '{name}'",
-                "scenario": first.label,
-                "estimate": s["odds_ratio"]["median"],
-                "ci_low": s["odds_ratio"]["ci95"][0],
-                "ci_high": s["odds_ratio"]["ci95"][1],
-                "interval": f"{INTERVAL_LEVEL:.0%} equal-tailed credible",
-                "probability": s["p_or_below_1"] if direction == "reference" else s["p_or_above_1"],
-                "probability_label": side_label,
-            }
-        )
+    return [
+        {
+            "quantity": f"odds ratio, {ckey}",
+            "side": "bayesian",
+            "method": f"posterior median, prior '{name}'",
+            "scenario": first.label,
+            "estimate": s["odds_ratio"]["median"],
+            "ci_low": s["odds_ratio"]["ci95"][0],
+            "ci_high": s["odds_ratio"]["ci95"][1],
+            "interval": f"{INTERVAL_LEVEL:.0%} equal-tailed credible",
+            "probability": s["p_or_below_1"] if direction == "reference" else s["p_or_above_1"],
+            "probability_label": side_label,
+        }
+        for name, s in r["posterior"].items()
+        if s is not None
+    ]
+
+
+def _bayes_factor_rows(ckey: str, r: dict[str, Any], first: Scenario) -> list[dict[str, Any]]:
+    """The exact evidence of the report: the primary prior's Bayes factor against OR = 1 (whole
+    prior and restricted to the reported side), the largest any prior allows, and the
+    Sellke-Bayarri-Berger calibration labelled as what it is."""
     bf_quantity = f"Bayes factor, effect vs OR = 1, {ckey}"
+    direction = r["reported"]["direction"]
+    counted = r["data"] == "published counts"
+    entries: list[tuple[str, Any, dict[str, Any]]] = []
     if r["bayes_factor_primary_vs_null"] is not None:
         prior = r["priors"][r["primary_prior"]]["parameters"]
         prior_text = f"N({prior['log_or_mu']:g}, {prior['log_or_sigma']:g})"
         at_max = r["odds_ratio_at_max"]
-        entries = [
+        entries.append(
             (
                 f"own likelihood, prior {prior_text} on the log OR",
                 r["bayes_factor_primary_vs_null"],
                 {},
             )
-        ]
+        )
         if r["bayes_factor_reported_side_vs_null"] is not None:
             side = "OR > 1" if direction == "exposed" else "OR < 1"
             entries.append(
@@ -817,17 +841,17 @@ def _comparison_rows(
                 },
             )
         )
-        for method, value, extra in entries:
-            rows.append(
-                {
-                    "quantity": bf_quantity,
-                    "side": "bayesian",
-                    "method": method,
-                    "scenario": first.label,
-                    "estimate": value,
-                    **extra,
-                }
-            )
+    rows = [
+        {
+            "quantity": bf_quantity,
+            "side": "bayesian",
+            "method": method,
+            "scenario": first.label,
+            "estimate": value,
+            **extra,
+        }
+        for method, value, extra in entries
+    ]
     if r["sbb_calibration"] is not None:
         rows.append(
             {
