@@ -614,33 +614,14 @@ def analyse_rate(
     level = rate.ci_level
     posts = {name: exact_posterior_of(cands, prior) for name, prior in priors.items()}
 
-    x, n, w = cands.arrays
-    size = padded_size(x.size)
-    compiled = compiled_model(size)
-    posterior: dict[str, dict[str, Any]] = {}
-    diagnostics: list[FitDiagnostics] = []
-    idatas: dict[str, az.InferenceData] = {}
-    fit_diag: dict[str, dict[str, Any]] = {}
-    for name, prior in priors.items():
-        summary = exact_summary(posts[name], design)
-        idata, diag = fit_with_gates(
-            compiled,
-            model_data(x.astype(int), n.astype(int), prior, w, size),
-            seed=derive_seed(seed, "rate", key, name),
-            label=f"{key}, prior {name}",
-            settings=settings,
-            allow_failed=allow_failed,
-        )
-        summary["mcmc"] = mcmc_check(idata, posts[name].posterior)
-        posterior[name] = summary
-        diagnostics.append(diag)
-        fit_diag[name] = diag.summary()
-        idatas[f"{key}_{name}"] = idata
+    posterior, diagnostics, idatas = _exact_with_mcmc_checks(
+        key, cands, priors, posts, design, seed, allow_failed, settings
+    )
+    fit_diag = {name: diag.summary() for name, diag in zip(priors, diagnostics, strict=True)}
 
     records = _candidate_records(posts[primary], level)
     best = records[0]
     frequentist = _frequentist(records, design, level)
-    report: RateReport = cands.report
     dropout_assumption = rate.assumptions.dropout_allowance
     results: dict[str, Any] = {
         "label": rate.label,
@@ -655,55 +636,16 @@ def analyse_rate(
         },
         "p0": design.p0 if design else None,
         "p1": design.p1 if design else None,
-        "reconstruction": {
-            "responders": best["responders"],
-            "evaluable": best["evaluable"],
-            "basis": cands.basis,
-            "ci_reproduced": cands.ci_reproduced,
-            "fallback": cands.basis == "estimate_fallback",
-            "counts_reproduce_estimate": cands.counts_reproduce_estimate,
-            "counts_reproduce_ci": cands.counts_reproduce_ci,
-            "rounding_rules": list(report.rules),
-            "dropout": report.dropout if report.evaluable is None else None,
-            "dropout_declared": dropout_assumption is not None,
-            "evaluable_range": [min(cands.n_prior), max(cands.n_prior)],
-            "n_prior": {str(k): v for k, v in cands.n_prior.items()},
-            "method_prior": dict(cands.method_prior),
-            "candidates": records,
-        },
+        "reconstruction": _reconstruction(cands, best, records, dropout_assumption),
         "frequentist": frequentist,
         "primary_prior": primary,
-        "priors": {
-            name: {
-                "family": s.family,
-                "parameters": dict(s.parameters),
-                "rationale": s.rationale,
-                "ess": float(s.parameters["alpha"] + s.parameters["beta"]),
-                "source": "trial file" if "trial file" in s.tags else "package",
-                "primary": s.primary,
-            }
-            for name, s in priors.items()
-        },
+        "priors": _priors_entry(priors),
         "posterior": posterior,
         "diagnostics": fit_diag,
     }
     sens = _sensitivity(loaded, key, cands, priors, primary, design, posts)
     results["sensitivity"] = sens
-    tables: dict[str, pd.DataFrame] = {
-        f"{key}_candidates": pd.DataFrame(
-            [
-                {
-                    "count": f"{r['responders']}/{r['evaluable']}",
-                    "estimate": r["estimate"],
-                    "CI methods": ", ".join(r["ci_methods"]) or "none (estimate only)",
-                    "rounding": ", ".join(r["rules"]),
-                    "prior weight": r["prior_weight"],
-                    "posterior weight": r["posterior_weight"],
-                }
-                for r in records
-            ]
-        )
-    }
+    tables = {f"{key}_candidates": _candidates_table(records)}
     csv_only = set()
     if len(records) > MAX_CANDIDATES_IN_REPORT:
         csv_only.add(f"{key}_candidates")
@@ -730,6 +672,97 @@ def analyse_rate(
         csv_only=frozenset(csv_only),
         primary_posterior=f"{key}_{primary}",
         primary_draws={key: {"rate": mixture_quantile_draws(exact_primary)}},
+    )
+
+
+def _exact_with_mcmc_checks(
+    key: str,
+    cands: Any,
+    priors: dict[str, PriorScenario],
+    posts: dict[str, Any],
+    design: RateDesign | None,
+    seed: int,
+    allow_failed: bool,
+    settings: SamplerSettings | None,
+) -> tuple[dict[str, dict[str, Any]], list[FitDiagnostics], dict[str, az.InferenceData]]:
+    """Per prior: the exact summary with its MCMC check beside it (one gated fit each), the
+    fits' diagnostics in prior order, and the InferenceData by file stem."""
+    x, n, w = cands.arrays
+    size = padded_size(x.size)
+    compiled = compiled_model(size)
+    posterior: dict[str, dict[str, Any]] = {}
+    diagnostics: list[FitDiagnostics] = []
+    idatas: dict[str, az.InferenceData] = {}
+    for name, prior in priors.items():
+        summary = exact_summary(posts[name], design)
+        idata, diag = fit_with_gates(
+            compiled,
+            model_data(x.astype(int), n.astype(int), prior, w, size),
+            seed=derive_seed(seed, "rate", key, name),
+            label=f"{key}, prior {name}",
+            settings=settings,
+            allow_failed=allow_failed,
+        )
+        summary["mcmc"] = mcmc_check(idata, posts[name].posterior)
+        posterior[name] = summary
+        diagnostics.append(diag)
+        idatas[f"{key}_{name}"] = idata
+    return posterior, diagnostics, idatas
+
+
+def _reconstruction(
+    cands: Any, best: dict[str, Any], records: list[dict[str, Any]], dropout_declared: Any
+) -> dict[str, Any]:
+    """results.json ``reconstruction``: the most probable count, how the candidates were found
+    and weighted (rounding rules, dropout, n and method priors), every candidate."""
+    report: RateReport = cands.report
+    return {
+        "responders": best["responders"],
+        "evaluable": best["evaluable"],
+        "basis": cands.basis,
+        "ci_reproduced": cands.ci_reproduced,
+        "fallback": cands.basis == "estimate_fallback",
+        "counts_reproduce_estimate": cands.counts_reproduce_estimate,
+        "counts_reproduce_ci": cands.counts_reproduce_ci,
+        "rounding_rules": list(report.rules),
+        "dropout": report.dropout if report.evaluable is None else None,
+        "dropout_declared": dropout_declared is not None,
+        "evaluable_range": [min(cands.n_prior), max(cands.n_prior)],
+        "n_prior": {str(k): v for k, v in cands.n_prior.items()},
+        "method_prior": dict(cands.method_prior),
+        "candidates": records,
+    }
+
+
+def _priors_entry(priors: dict[str, PriorScenario]) -> dict[str, Any]:
+    """results.json ``priors`` of a rate: family, parameters, rationale, ESS (a + b), source."""
+    return {
+        name: {
+            "family": s.family,
+            "parameters": dict(s.parameters),
+            "rationale": s.rationale,
+            "ess": float(s.parameters["alpha"] + s.parameters["beta"]),
+            "source": "trial file" if "trial file" in s.tags else "package",
+            "primary": s.primary,
+        }
+        for name, s in priors.items()
+    }
+
+
+def _candidates_table(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """The candidate counts as a table: count, estimate, CI methods, rounding, weights."""
+    return pd.DataFrame(
+        [
+            {
+                "count": f"{r['responders']}/{r['evaluable']}",
+                "estimate": r["estimate"],
+                "CI methods": ", ".join(r["ci_methods"]) or "none (estimate only)",
+                "rounding": ", ".join(r["rules"]),
+                "prior weight": r["prior_weight"],
+                "posterior weight": r["posterior_weight"],
+            }
+            for r in records
+        ]
     )
 
 
