@@ -221,6 +221,8 @@ def _assumption_values(a: Any) -> list[tuple[str, Any]]:
 
 
 def _check_time_to_event(loaded: LoadedTrial, key: str, path: Path) -> None:
+    """Every cross-field rule of one time-to-event endpoint: counts against patients and
+    enrolment, the median against its limits, the assumptions, and the patient data or curve."""
     trial = loaded.trial
     tte = trial.time_to_event[key]
     where = f"time_to_event.{key}"
@@ -232,6 +234,27 @@ def _check_time_to_event(loaded: LoadedTrial, key: str, path: Path) -> None:
         f"{where}.patients",
         f"{patients} exceeds the {enrolled} enrolled",
     )
+    _check_counts(tte, where, patients, path)
+    has_data = tte.patient_data is not None or tte.digitised_curve is not None
+    if tte.median != "not reported" and tte.median.reached and not has_data:
+        _check_median_limits(tte, where, path)
+    _check_tte_assumptions(tte, where, patients, enrolled, path)
+    if not has_data:
+        return
+    which = "patient_data" if tte.patient_data is not None else "digitised_curve"
+    try:
+        found = time_to_event_data(loaded, key)
+        if found is not None and tte.median != "not reported" and tte.median.reached:
+            _check_data_median(found[0], tte.median.value, found[2], time_unit(trial, tte))
+    except InputError as exc:  # name the trial file too: it is where the CSV was named
+        raise InputError(
+            exc.source, exc.field, f"{exc.problem} (the CSV of {where}.{which} in {path})"
+        ) from None
+
+
+def _check_counts(tte: TimeToEvent, where: str, patients: int, path: Path) -> None:
+    """Events and censored each at most the patients, together too, censoring at most
+    :data:`MAX_CENSORING_FRACTION` (the summary likelihood's calibration stops there)."""
     events, censored = _known(tte.events), _known(tte.censored)
     for name, value in (("events", events), ("censored", censored)):
         if value is not None:
@@ -241,36 +264,46 @@ def _check_time_to_event(loaded: LoadedTrial, key: str, path: Path) -> None:
                 f"{where}.{name}",
                 f"{value} exceeds the {patients} patients of this analysis",
             )
-    if events is not None and censored is not None:
+    if events is None or censored is None:
+        return
+    _check(
+        events + censored <= patients,
+        path,
+        f"{where}.censored",
+        f"events + censored = {events + censored} exceeds the {patients} patients",
+    )
+    if events + censored > 0:
+        frac = censored / (events + censored)
         _check(
-            events + censored <= patients,
+            frac <= MAX_CENSORING_FRACTION,
             path,
             f"{where}.censored",
-            f"events + censored = {events + censored} exceeds the {patients} patients",
+            f"censored fraction {frac:.2f} above {MAX_CENSORING_FRACTION} (the calibration "
+            "of the summary likelihood cannot represent it)",
         )
-        if events + censored > 0:
-            frac = censored / (events + censored)
-            _check(
-                frac <= MAX_CENSORING_FRACTION,
-                path,
-                f"{where}.censored",
-                f"censored fraction {frac:.2f} above {MAX_CENSORING_FRACTION} (the calibration "
-                "of the summary likelihood cannot represent it)",
-            )
-    has_data = tte.patient_data is not None or tte.digitised_curve is not None
-    if tte.median != "not reported" and tte.median.reached and not has_data:
-        m = tte.median.value
-        if tte.ci != "not reported":
-            lo, hi = tte.ci.value
-            tie = (
-                "equals the median: the order-statistic likelihood needs distinct limits "
-                "(a tie from scheduled scans cannot be analysed from the summary; give the "
-                "patient data or a digitised curve)"
-            )
-            _check(lo is None or lo < m, path, f"{where}.ci", f"lower limit {lo} {tie}")
-            _check(hi is None or m < hi, path, f"{where}.ci", f"upper limit {hi} {tie}")
-        if events is not None:
-            _check(events >= 1, path, f"{where}.events", "a median needs at least one event")
+
+
+def _check_median_limits(tte: TimeToEvent, where: str, path: Path) -> None:
+    """A printed median analysed from its summary: limits distinct from it, one event at least."""
+    m = tte.median.value
+    if tte.ci != "not reported":
+        lo, hi = tte.ci.value
+        tie = (
+            "equals the median: the order-statistic likelihood needs distinct limits "
+            "(a tie from scheduled scans cannot be analysed from the summary; give the "
+            "patient data or a digitised curve)"
+        )
+        _check(lo is None or lo < m, path, f"{where}.ci", f"lower limit {lo} {tie}")
+        _check(hi is None or m < hi, path, f"{where}.ci", f"upper limit {hi} {tie}")
+    events = _known(tte.events)
+    if events is not None:
+        _check(events >= 1, path, f"{where}.events", "a median needs at least one event")
+
+
+def _check_tte_assumptions(
+    tte: TimeToEvent, where: str, patients: int, enrolled: int, path: Path
+) -> None:
+    """The declared assumption values: CI transform, n at risk, censoring ranges."""
     a = tte.assumptions
     if a.ci_transform is not None:
         for what, v in _assumption_values(a.ci_transform):
@@ -305,17 +338,6 @@ def _check_time_to_event(loaded: LoadedTrial, key: str, path: Path) -> None:
                 field,
                 f"upper {v[1]} above {MAX_CENSORING_FRACTION} (100 % censoring leaves no median)",
             )
-    if not has_data:
-        return
-    which = "patient_data" if tte.patient_data is not None else "digitised_curve"
-    try:
-        found = time_to_event_data(loaded, key)
-        if found is not None and tte.median != "not reported" and tte.median.reached:
-            _check_data_median(found[0], tte.median.value, found[2], time_unit(trial, tte))
-    except InputError as exc:  # name the trial file too: it is where the CSV was named
-        raise InputError(
-            exc.source, exc.field, f"{exc.problem} (the CSV of {where}.{which} in {path})"
-        ) from None
 
 
 def _check_data_median(data: pd.DataFrame, reported: float, source: Path, unit: str) -> None:
