@@ -366,6 +366,38 @@ def _match_table(
     return est_ok, ci_ok, limits
 
 
+def _published_counts(
+    report: RateReport, methods: tuple[str, ...], p_method: dict[str, float]
+) -> ReportCandidates:
+    """The one candidate of published counts, with flags saying whether they reproduce the
+    printed estimate and CI (under which rounding rules and CI methods)."""
+    has_ci = report.ci is not None
+    x = np.array([report.responders])
+    n = np.array([report.evaluable])
+    est_ok, ci_ok, limits = _match_table(report, x, n, methods)
+    rules_est = [r for i, r in enumerate(report.rules) if est_ok[i, 0]]
+    matched = [m for j, m in enumerate(methods) if (est_ok[:, 0] & ci_ok[:, j, 0]).any()]
+    rules_ci = [r for i, r in enumerate(report.rules) if est_ok[i, 0] and ci_ok[i, :, 0].any()]
+    cand = ReportCandidate(
+        int(x[0]),
+        int(n[0]),
+        tuple(matched),
+        tuple(rules_ci if has_ci else rules_est),
+        {m: (float(limits[m][0][0]), float(limits[m][1][0])) for m in methods},
+        1.0,
+    )
+    return ReportCandidates(
+        report,
+        (cand,),
+        "counts",
+        bool(matched) if has_ci else None,
+        {int(n[0]): 1.0},
+        p_method,
+        counts_reproduce_estimate=bool(rules_est),
+        counts_reproduce_ci=bool(matched) if has_ci else None,
+    )
+
+
 def report_candidates(
     report: RateReport,
     *,
@@ -383,32 +415,8 @@ def report_candidates(
     p_method = _method_prior(report, method_prior)
     methods = tuple(p_method)
     has_ci = report.ci is not None
-
     if report.responders is not None and report.evaluable is not None:
-        x = np.array([report.responders])
-        n = np.array([report.evaluable])
-        est_ok, ci_ok, limits = _match_table(report, x, n, methods)
-        rules_est = [r for i, r in enumerate(report.rules) if est_ok[i, 0]]
-        matched = [m for j, m in enumerate(methods) if (est_ok[:, 0] & ci_ok[:, j, 0]).any()]
-        rules_ci = [r for i, r in enumerate(report.rules) if est_ok[i, 0] and ci_ok[i, :, 0].any()]
-        cand = ReportCandidate(
-            int(x[0]),
-            int(n[0]),
-            tuple(matched),
-            tuple(rules_ci if has_ci else rules_est),
-            {m: (float(limits[m][0][0]), float(limits[m][1][0])) for m in methods},
-            1.0,
-        )
-        return ReportCandidates(
-            report,
-            (cand,),
-            "counts",
-            bool(matched) if has_ci else None,
-            {int(n[0]): 1.0},
-            p_method,
-            counts_reproduce_estimate=bool(rules_est),
-            counts_reproduce_ci=bool(matched) if has_ci else None,
-        )
+        return _published_counts(report, methods, p_method)
 
     p_n = evaluable_prior(report, n_shape, mean_missing_fraction)
     n_values = np.array(sorted(p_n))
