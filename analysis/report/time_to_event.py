@@ -134,23 +134,7 @@ def sentences_of(results: Mapping[str, Any]) -> list[str]:
         )
     ppc = results.get("posterior_predictive")
     if ppc:
-        parts, misfit = [], []
-        for what in ("median", "lower", "upper"):
-            e = ppc[what]
-            if "p_simulated_at_most_reported" in e:
-                q = e["p_simulated_at_most_reported"]
-                parts.append(f"{what} {_num(e['reported'])} {unit} at predictive quantile {q:.2f}")
-                if not PPC_MISFIT < q < 1 - PPC_MISFIT:
-                    misfit.append(what)
-        verdict = (
-            f"the reported {' and '.join(misfit)} lie(s) in the tail: the Weibull fits poorly"
-            if misfit
-            else "none lies in the tails"
-        )
-        out.append(
-            "Posterior predictive check (trials simulated from the posterior, KM median and CI "
-            f"recomputed): reported {'; '.join(parts)} ({verdict})."
-        )
+        out.append(_ppc_sentence(ppc, unit))
     scen = results.get("scenarios") or {}
     if len(scen) > 1:
         meds = [s["posterior"]["median"]["median"] for s in scen.values()]
@@ -162,14 +146,7 @@ def sentences_of(results: Mapping[str, Any]) -> list[str]:
         )
     val = results.get("validation")
     if val:
-        cov, sbc = val["pooled_coverage95"], val["sbc_p_values"]
-        out.append(
-            f"How well the summary likelihood holds (stored simulation study, "
-            f"{val['replicates']} simulated trials of n = {val['n']}): {PERCENT} intervals "
-            f"covered the true median in {cov[MEDIAN]:.0%} and the true shape in "
-            f"{cov[SHAPE]:.0%} of trials; SBC chi-square p = {sbc.get(MEDIAN, float('nan')):.2f} "
-            f"(median), {sbc.get(SHAPE, float('nan')):.2f} (shape)."
-        )
+        out.append(_validation_sentence(val))
     patient = results.get("patient_data")
     if patient is not None and source == "summary":
         pp = patient["posterior"][name]
@@ -182,6 +159,40 @@ def sentences_of(results: Mapping[str, Any]) -> list[str]:
         out.append(f"Prior '{name}' {why}.")
     out += [f"Warning: {w}." for w in results["warnings"]]
     return out
+
+
+def _ppc_sentence(ppc: Mapping[str, Any], unit: str) -> str:
+    """The posterior predictive check: each reported number's predictive quantile, and whether
+    any lies in a tail (below :data:`PPC_MISFIT` or above 1 - it: the Weibull fits poorly)."""
+    parts, misfit = [], []
+    for what in ("median", "lower", "upper"):
+        e = ppc[what]
+        if "p_simulated_at_most_reported" in e:
+            q = e["p_simulated_at_most_reported"]
+            parts.append(f"{what} {_num(e['reported'])} {unit} at predictive quantile {q:.2f}")
+            if not PPC_MISFIT < q < 1 - PPC_MISFIT:
+                misfit.append(what)
+    verdict = (
+        f"the reported {' and '.join(misfit)} lie(s) in the tail: the Weibull fits poorly"
+        if misfit
+        else "none lies in the tails"
+    )
+    return (
+        "Posterior predictive check (trials simulated from the posterior, KM median and CI "
+        f"recomputed): reported {'; '.join(parts)} ({verdict})."
+    )
+
+
+def _validation_sentence(val: Mapping[str, Any]) -> str:
+    """How well the summary likelihood holds in the stored simulation study (coverage, SBC)."""
+    cov, sbc = val["pooled_coverage95"], val["sbc_p_values"]
+    return (
+        f"How well the summary likelihood holds (stored simulation study, "
+        f"{val['replicates']} simulated trials of n = {val['n']}): {PERCENT} intervals "
+        f"covered the true median in {cov[MEDIAN]:.0%} and the true shape in "
+        f"{cov[SHAPE]:.0%} of trials; SBC chi-square p = {sbc.get(MEDIAN, float('nan')):.2f} "
+        f"(median), {sbc.get(SHAPE, float('nan')):.2f} (shape)."
+    )
 
 
 def assumptions_of(results: Mapping[str, Any]) -> list[str]:
