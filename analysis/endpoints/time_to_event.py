@@ -910,6 +910,28 @@ def _comparison(results: dict[str, Any], label: str, unit: str, primary_label: s
                     "estimate": ml[k],
                 }
             )
+    rows += _posterior_rows(results, q_median, unit, primary_label)
+    patient = results.get("patient_data")
+    if patient is not None:
+        for quantity, k in ((q_median, "median"), ("Weibull shape", "shape")):
+            rows.append(
+                {
+                    "quantity": quantity,
+                    "side": "frequentist",
+                    "method": "Weibull maximum likelihood, patient data",
+                    "scenario": patient["origin"],
+                    "estimate": patient["mle"][k],
+                }
+            )
+    return comparison_frame(rows)
+
+
+def _posterior_rows(
+    results: dict[str, Any], q_median: str, unit: str, primary_label: str
+) -> list[dict[str, Any]]:
+    """Per prior: the posterior median and shape (median, 95 % equal-tailed interval, P(k > 1))
+    and survival at each time (posterior mean and interval)."""
+    rows: list[dict[str, Any]] = []
     source = results["posterior_source"]
     for name, post in results["posterior"].items():
         for quantity, k in ((q_median, "median"), ("Weibull shape", "shape")):
@@ -939,19 +961,7 @@ def _comparison(results: dict[str, Any], label: str, unit: str, primary_label: s
                     "interval": "95% equal-tailed credible",
                 }
             )
-    patient = results.get("patient_data")
-    if patient is not None:
-        for quantity, k in ((q_median, "median"), ("Weibull shape", "shape")):
-            rows.append(
-                {
-                    "quantity": quantity,
-                    "side": "frequentist",
-                    "method": "Weibull maximum likelihood, patient data",
-                    "scenario": patient["origin"],
-                    "estimate": patient["mle"][k],
-                }
-            )
-    return comparison_frame(rows)
+    return rows
 
 
 def _sensitivity(results: dict[str, Any], primary_name: str, primary_label: str) -> pd.DataFrame:
