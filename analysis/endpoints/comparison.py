@@ -454,6 +454,7 @@ def analyse_comparisons(
     sensitivity: list[dict[str, Any]] = []
     tables: list[dict[str, Any]] = []
     primary_draws: dict[str, dict[str, np.ndarray]] = {}
+    analysis_priors: dict[str, dict[str, Any]] = {}
     primary_fits: list[az.InferenceData] = []
     for ckey, c in comps.items():
         sign = _sign(c, grouping)
@@ -498,6 +499,11 @@ def analyse_comparisons(
             rate = pooled_event_rate(report, _thin(best.draws), priors[prior_main])
             best.summary["pooled_event_rate_mean"] = float(np.mean(rate))
             primary_draws[ckey] = {"log_odds_ratio": best.draws, "event_rate": rate}
+            main_prior = priors[prior_main]
+            analysis_priors[ckey] = {
+                "family": main_prior.family,
+                "parameters": dict(main_prior.parameters),
+            }
             primary_fits.append(best.idata)
             for i in range(report.n_cells):
                 row = {
@@ -636,6 +642,7 @@ def analyse_comparisons(
         csv_only=frozenset({f"{key}_compatible_tables"}),
         primary_posterior=primary_posterior,
         primary_draws=primary_draws,
+        analysis_priors=analysis_priors,
     )
 
 

@@ -708,6 +708,9 @@ def analyse_time_to_event(
                 "weibull_shape": primary_fit.posterior[SHAPE].values.ravel(),
             }
         },
+        analysis_priors={
+            key: {"family": primary_prior.family, "parameters": dict(primary_prior.parameters)}
+        },
     )
 
 
