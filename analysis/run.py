@@ -397,7 +397,9 @@ def _analyse(
     if result.primary_draws and presenter is not None:
         from trial_reanalysis.analysis.planning.followup import endpoint_followup_priors
 
-        result.followup = endpoint_followup_priors(kind, result.primary_draws)
+        result.followup = endpoint_followup_priors(
+            kind, result.primary_draws, analysis_priors=result.analysis_priors
+        )
     if presenter is not None:  # words and figures from the numbers (the report's side)
         importlib.import_module(presenter).present(result, loaded)
     if out is not None:

@@ -64,6 +64,9 @@ class EndpointResult:
         primary_draws: posterior draws of the primary analysis, keyed like results.json's
             ``followup_priors`` ("burden_reduction", "pfs", "adverse_events.ppe", ...) then by
             model variable; the follow-up priors are derived from these.
+        analysis_priors: the analysis (primary) prior behind each entry of ``primary_draws``,
+            ``{"family", "parameters"}`` as the endpoint declares it; the follow-up priors use
+            it to give their ESS without the analysis prior's information (issue 13 item 4).
         primary_posterior: key in ``posteriors`` of the primary analysis (its trace and rank
             plots go to the report's appendix).
         csv_only: stems of ``tables`` too long for the report (written as CSV only).
@@ -92,6 +95,7 @@ class EndpointResult:
     sentences: list[str] = field(default_factory=list)
     assumptions: list[str] = field(default_factory=list)
     primary_draws: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    analysis_priors: dict[str, dict[str, Any]] = field(default_factory=dict)
     primary_posterior: str | None = None
     csv_only: frozenset[str] = frozenset()
     followup: dict[str, list[dict[str, Any]]] | None = None

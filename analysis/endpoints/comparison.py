@@ -667,6 +667,7 @@ def analyse_comparisons(
     sensitivity: list[dict[str, Any]] = []
     tables: list[dict[str, Any]] = []
     primary_draws: dict[str, dict[str, np.ndarray]] = {}
+    analysis_priors: dict[str, dict[str, Any]] = {}
     primary_fits: list[az.InferenceData] = []
     for ckey, c in comps.items():
         sign = _sign(c, grouping)
@@ -680,6 +681,11 @@ def analyse_comparisons(
             compatible, rate = _compatible_tables(report, best, prior_main)
             best.summary["pooled_event_rate_mean"] = float(np.mean(rate))
             primary_draws[ckey] = {"log_odds_ratio": best.draws, "event_rate": rate}
+            main_prior = priors[prior_main]
+            analysis_priors[ckey] = {
+                "family": main_prior.family,
+                "parameters": dict(main_prior.parameters),
+            }
             primary_fits.append(best.idata)
             tables += [{"comparison": ckey, "scenario": first.label, **r} for r in compatible]
         result = _event_result(c, sign, priors, event, scenarios, first, compatible)
@@ -714,6 +720,7 @@ def analyse_comparisons(
         csv_only=frozenset({f"{key}_compatible_tables"}),
         primary_posterior=primary_posterior,
         primary_draws=primary_draws,
+        analysis_priors=analysis_priors,
     )
 
 

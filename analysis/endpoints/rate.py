@@ -672,6 +672,7 @@ def analyse_rate(
         csv_only=frozenset(csv_only),
         primary_posterior=f"{key}_{primary}",
         primary_draws={key: {"rate": mixture_quantile_draws(exact_primary)}},
+        analysis_priors={key: {k: results["priors"][primary][k] for k in ("family", "parameters")}},
     )
 
 

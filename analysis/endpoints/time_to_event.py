@@ -753,6 +753,9 @@ def analyse_time_to_event(
         diagnostics=diags,
         primary_posterior=_file_stem(primary_key),
         primary_draws={key: _draws(fits[primary_key])},
+        analysis_priors={
+            key: {"family": primary_prior.family, "parameters": dict(primary_prior.parameters)}
+        },
     )
 
 

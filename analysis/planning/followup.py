@@ -41,6 +41,24 @@ Conventions
     rate p in both groups has Var(log OR) ~ 4 / (n p (1 - p)), so ESS = 4 / (p (1 - p) sigma^2).
     p is the AE's overall event rate when given (``event_rate`` draws or ``ae_event_rates``),
     otherwise 0.5, which gives the smallest ESS (a lower bound; stated in ``ess_method``).
+* ESS with and without the analysis prior (issue 13 item 4). ``ess`` counts everything the
+  follow-up prior holds, the analysis prior's own information included. When the analysis prior
+  of the draws is given (:func:`endpoint_followup_priors`' ``analysis_priors``), each prior also
+  carries ``ess_analysis_prior`` (the analysis prior's share), ``ess_without_analysis_prior``
+  (the data's share) and ``ess_note`` (which is which):
+  - Beta and Beta mixtures: ``ess`` - (a0 + b0), as :func:`annotate_beta_analysis_prior` says.
+  - Normal (log OR) and bivariate normal (PFS): the posterior precision is the analysis prior's
+    precision plus the data's (normal approximation), so the data's information is the follow-up
+    prior's precision minus the analysis prior's, on the same scale, and its ESS is the same
+    unit-information ESS applied to that difference: for a log OR, 4/(p(1-p)) (1/sigma^2 -
+    1/s0^2) = ESS(sigma) (1 - sigma^2/s0^2); for PFS, Cov^-1 - Cov0^-1 with Cov0 the lognormal
+    analysis prior's diag(sd_median^2, sd_shape^2) on the logs. A power prior of weight d
+    inflates the whole covariance by 1/d, so it holds d times each part: its data share is d
+    times the undiscounted one, as for the rate (whose power priors keep the uniform initial
+    prior and discount the data alone). A difference that is not positive (the analysis prior is
+    not weaker than the follow-up prior: prior-data conflict, or a prior stronger than the data)
+    is clipped at 0 (for PFS, eigenvalues below 0), and ``ess_note`` says so.
+  Without a known analysis prior ``ess_note`` says that ``ess`` includes the analysis prior.
 """
 
 from __future__ import annotations
@@ -381,12 +399,45 @@ def _moment_beta_of(mix: BetaMixture) -> tuple[float, float]:
     return m * c, (1 - m) * c
 
 
-def rate_priors(draws: np.ndarray, robust_weight: float = ROBUST_WEIGHT) -> list[dict[str, Any]]:
+#: ``ess_note`` of a rate's follow-up prior whose analysis prior is known.
+BETA_ESS_NOTE = (
+    "ess counts the analysis prior's a0 + b0; ess_without_analysis_prior = ess - (a0 + b0)"
+)
+
+
+def annotate_beta_analysis_prior(priors: list[dict[str, Any]], analysis_prior_ess: float) -> None:
+    """Add ``ess_analysis_prior``, ``ess_without_analysis_prior`` and ``ess_note`` to a rate's
+    follow-up priors (in place), given the analysis prior's a0 + b0.
+
+    Each component of the exact posterior is Beta(a0 + x, b0 + n - x): it carries the analysis
+    prior's a0 + b0 besides the data's n. So the data's share of a Beta follow-up prior is
+    ESS - (a0 + b0), and of a mixture the ELIR minus a0 + b0 (the ELIR of a Beta is a + b). The
+    power-prior versions are built from a uniform initial prior kept whole, so the same
+    subtraction gives d n for a uniform analysis prior. ``ess`` keeps the full value.
+    """
+    for p in priors:
+        ess = p.get("ess")
+        p["ess_analysis_prior"] = analysis_prior_ess
+        p["ess_without_analysis_prior"] = (
+            float(ess) - analysis_prior_ess if ess is not None else None
+        )
+        p["ess_note"] = BETA_ESS_NOTE
+
+
+def rate_priors(
+    draws: np.ndarray,
+    robust_weight: float = ROBUST_WEIGHT,
+    *,
+    analysis_prior_ess: float | None = None,
+) -> list[dict[str, Any]]:
     """Priors for a follow-up trial's response rate from rate draws (fractions).
 
     Returns, in order: ``beta`` (moment-matched), ``mixture`` (ML Beta mixture, K by BIC),
     ``robust`` (mixture with a vague Beta(1, 1) at ``robust_weight``), ``power_0.5`` and
-    ``power_0.25`` (power-prior discounts of the moment-matched Beta).
+    ``power_0.25`` (power-prior discounts of the moment-matched Beta). ``analysis_prior_ess``:
+    a0 + b0 of the Beta analysis prior the draws come from (then each prior carries its ESS
+    without it, :func:`annotate_beta_analysis_prior`; else ``ess_note`` says ``ess`` includes
+    it).
     """
     a, b = beta_moment_match(draws)
     mix, bics = fit_beta_mixture(draws)
@@ -415,6 +466,11 @@ def rate_priors(draws: np.ndarray, robust_weight: float = ROBUST_WEIGHT) -> list
                 f"power prior, weight {d}: Beta(1+d(a-1), 1+d(b-1))",
             )
         )
+    if analysis_prior_ess is None:
+        for p in out:
+            p["ess_note"] = ESS_NOTE_UNSEPARATED
+    else:
+        annotate_beta_analysis_prior(out, float(analysis_prior_ess))
     return out
 
 
@@ -425,7 +481,15 @@ def weibull_unit_information(shape: float) -> np.ndarray:
     return np.array([[k * k, k * g], [k * g, g * g + math.pi**2 / 6]])
 
 
-def _mvnormal_prior(name: str, mean: np.ndarray, cov: np.ndarray, note: str) -> dict[str, Any]:
+def _mvnormal_prior(
+    name: str,
+    mean: np.ndarray,
+    cov: np.ndarray,
+    note: str,
+    *,
+    analysis_sd: tuple[float, float] | None = None,
+    discount: float = 1.0,
+) -> dict[str, Any]:
     mean = np.array([_sig(v) for v in mean])
     cov = np.array([[_sig(v) for v in row] for row in cov])
     sd = np.sqrt(np.diag(cov))
@@ -436,7 +500,7 @@ def _mvnormal_prior(name: str, mean: np.ndarray, cov: np.ndarray, note: str) -> 
     ess = math.sqrt(np.linalg.det(inv1) / np.linalg.det(cov))
     mu_s = f"[{_fmt(mean[0])}, {_fmt(mean[1])}]"
     cov_s = f"[[{_fmt(cov[0, 0])}, {_fmt(cov[0, 1])}], [{_fmt(cov[1, 0])}, {_fmt(cov[1, 1])}]]"
-    return {
+    out = {
         "name": name,
         "family": "mvnormal",
         "variable": PFS_VARIABLE,
@@ -460,12 +524,45 @@ def _mvnormal_prior(name: str, mean: np.ndarray, cov: np.ndarray, note: str) -> 
         ),
         "stan": f"{PFS_VARIABLE} ~ multi_normal({mu_s}', {cov_s});",
     }
+    if analysis_sd is None:
+        out["ess_note"] = ESS_NOTE_UNSEPARATED
+        return out
+    split = mvnormal_ess_split(cov, analysis_sd, math.exp(mean[1]), discount)
+    for part in ("analysis_prior", "without_analysis_prior"):
+        out[f"ess_{part}"] = _sig(split[f"ess_{part}"])
+        out[f"ess_components_{part}"] = {
+            c: _sig(v) for c, v in split[f"ess_components_{part}"].items()
+        }
+    out["ess_clipped"] = split["clipped"]
+    d = f"{discount:g}"
+    weight = "" if discount == 1 else f"{d} "
+    out["ess_note"] = (
+        "ess counts the analysis prior's own information (independent normals on log median "
+        f"and log shape, sds {_sig(analysis_sd[0])} and {_sig(analysis_sd[1])}); "
+        "ess_without_analysis_prior is the data's share alone, the same ESS of the precision "
+        f"Cov^-1 - {weight}Cov0^-1"
+        + (
+            f" (power weight {d} scales the data's and the prior's precision alike)"
+            if weight
+            else ""
+        )
+        + "; information ESS is not additive, so ess is not the sum of the two"
+        + (_CLIPPED_NOTE if split["clipped"] else "")
+    )
+    return out
 
 
-def pfs_priors(median_pfs: np.ndarray, weibull_shape: np.ndarray) -> list[dict[str, Any]]:
+def pfs_priors(
+    median_pfs: np.ndarray,
+    weibull_shape: np.ndarray,
+    *,
+    analysis_sd: tuple[float, float] | None = None,
+) -> list[dict[str, Any]]:
     """Bivariate normal priors on (log median PFS in months, log Weibull shape) from joint draws.
 
     Returns ``mvnormal`` and the discounted ``power_0.5``, ``power_0.25`` (covariance / d).
+    ``analysis_sd``: (sd of log median, sd of log shape) of the lognormal analysis priors the
+    draws come from (then each prior carries its ESS without them, :func:`mvnormal_ess_split`).
     """
     m = np.asarray(median_pfs, dtype=float).ravel()
     k = np.asarray(weibull_shape, dtype=float).ravel()
@@ -473,23 +570,146 @@ def pfs_priors(median_pfs: np.ndarray, weibull_shape: np.ndarray) -> list[dict[s
         raise ValueError("median_pfs and weibull_shape must be equal-length positive draws")
     z = np.log(np.column_stack([m, k]))
     mean, cov = z.mean(axis=0), np.cov(z, rowvar=False)
-    out = [_mvnormal_prior("mvnormal", mean, cov, "normal matched to the joint log draws")]
+    prior = {"analysis_sd": analysis_sd}
+    out = [_mvnormal_prior("mvnormal", mean, cov, "normal matched to the joint log draws", **prior)]
     for d in DISCOUNTS:
         out.append(
-            _mvnormal_prior(f"power_{d}", mean, cov / d, f"power prior, weight {d}: covariance / d")
+            _mvnormal_prior(
+                f"power_{d}",
+                mean,
+                cov / d,
+                f"power prior, weight {d}: covariance / d",
+                **prior,
+                discount=d,
+            )
         )
     return out
 
 
+def log_or_unit_information(event_rate: float | None = None) -> float:
+    """Information about a log OR carried by one patient of a 1:1 comparison, p (1 - p) / 4.
+
+    Var(log OR) ~ 4 / (n p (1 - p)) for n patients split 1:1 with event rate p in both groups,
+    so a normal prior of precision 1 / sigma^2 is worth (1 / sigma^2) / (p (1 - p) / 4) patients.
+    ``event_rate`` None means p = 0.5 (the smallest ESS for a given sigma).
+    """
+    p = 0.5 if event_rate is None else float(event_rate)
+    if not 0 < p < 1:
+        raise ValueError(f"event rate must be in (0, 1), got {p}")
+    return p * (1 - p) / 4
+
+
+def log_or_ess_split(
+    sigma: float, analysis_sigma: float, event_rate: float | None = None, discount: float = 1.0
+) -> dict[str, float | bool]:
+    """ESS (patients) of a normal log OR prior with sd ``sigma``, with and without the analysis
+    prior N(., ``analysis_sigma``) it was derived under.
+
+    The follow-up prior's precision 1/sigma^2 is d (1/s0^2 + data precision) for a power prior
+    of weight d = ``discount`` (1 for the undiscounted prior): the analysis prior's share is
+    d/s0^2, the data's 1/sigma^2 - d/s0^2, each divided by :func:`log_or_unit_information`.
+    Returns ``ess``, ``ess_analysis_prior``, ``ess_without_analysis_prior`` (clipped at 0) and
+    ``clipped`` (True when the difference was negative: the analysis prior is stronger than
+    the follow-up prior).
+    """
+    if not (sigma > 0 and analysis_sigma > 0 and 0 < discount <= 1):
+        raise ValueError("sigma and analysis_sigma must be positive and discount in (0, 1]")
+    unit = log_or_unit_information(event_rate)
+    total = 1.0 / sigma**2 / unit
+    prior = discount / analysis_sigma**2 / unit
+    data = total - prior
+    return {
+        "ess": total,
+        "ess_analysis_prior": prior,
+        "ess_without_analysis_prior": max(data, 0.0),
+        "clipped": bool(data < 0),
+    }
+
+
+def _information_ess(precision: np.ndarray, inv1: np.ndarray) -> tuple[float, np.ndarray]:
+    """Overall sqrt(det(P) det(I1^-1)) and per-parameter (I1^-1)_jj times the marginal
+    precision of j (the Schur complement P_jj - P_jo^2 / P_oo; P_jj when P_oo = 0) of a
+    positive semi-definite 2 x 2 precision P."""
+    overall = math.sqrt(max(float(np.linalg.det(precision)), 0.0) * float(np.linalg.det(inv1)))
+    each = []
+    for j, o in ((0, 1), (1, 0)):
+        p_oo = precision[o, o]
+        marginal = precision[j, j] - (precision[j, o] ** 2 / p_oo if p_oo > 0 else 0.0)
+        each.append(inv1[j, j] * max(float(marginal), 0.0))
+    return overall, np.asarray(each)
+
+
+def mvnormal_ess_split(
+    cov: np.ndarray,
+    analysis_sd: tuple[float, float],
+    shape: float,
+    discount: float = 1.0,
+) -> dict[str, Any]:
+    """ESS (patients) of a bivariate normal prior on (log median, log shape), with and without
+    the analysis prior's information.
+
+    ``cov``: the follow-up prior's 2 x 2 covariance; ``analysis_sd``: the sds of the analysis
+    prior's independent normals on log median and log shape (a lognormal prior on each);
+    ``shape``: the Weibull shape at which the unit information I1 is taken
+    (:func:`weibull_unit_information`); ``discount``: the power weight d (the prior holds d times
+    the analysis prior's precision). The data's precision Cov^-1 - d Cov0^-1 has its negative
+    eigenvalues (directions where the analysis prior is not weaker) set to 0. Overall ESS
+    sqrt(det(P) / det(I1)), per parameter (I1^-1)_jj / Var_j with Var_j = 1 / marginal
+    precision, as for ``ess``. Returns ``ess``, ``ess_components`` and the same for
+    ``_analysis_prior`` and ``_without_analysis_prior``, and ``clipped``.
+    """
+    cov = np.asarray(cov, dtype=float)
+    sd0 = np.asarray(analysis_sd, dtype=float)
+    if cov.shape != (2, 2) or sd0.shape != (2,) or np.any(sd0 <= 0) or not 0 < discount <= 1:
+        raise ValueError("cov must be 2 x 2, analysis_sd two positive sds, discount in (0, 1]")
+    inv1 = np.linalg.inv(weibull_unit_information(shape))
+    precision = np.linalg.inv(cov)
+    prior = discount * np.diag(1.0 / sd0**2)
+    data = precision - prior
+    data = (data + data.T) / 2
+    eig, vec = np.linalg.eigh(data)
+    clipped = bool(eig.min() < 0)
+    data = (vec * np.clip(eig, 0.0, None)) @ vec.T
+    out: dict[str, Any] = {"clipped": clipped}
+    for suffix, p in (
+        ("", precision),
+        ("_analysis_prior", prior),
+        ("_without_analysis_prior", data),
+    ):
+        overall, each = _information_ess(p, inv1)
+        out[f"ess{suffix}"] = overall
+        out[f"ess_components{suffix}"] = dict(zip(PFS_COMPONENTS, each.tolist(), strict=True))
+    return out
+
+
+#: ``ess_note`` of a prior whose analysis prior is not known.
+ESS_NOTE_UNSEPARATED = (
+    "ess includes the analysis prior's own information (the analysis prior was not given, so "
+    "the data's share is not separated)"
+)
+_CLIPPED_NOTE = (
+    "; clipped at 0: the analysis prior is not weaker than the follow-up prior here (prior-data "
+    "conflict, or a prior stronger than the data)"
+)
+
+
 def _normal_prior(
-    name: str, mu: float, sigma: float, variable: str, rate: float | None, note: str
+    name: str,
+    mu: float,
+    sigma: float,
+    variable: str,
+    rate: float | None,
+    note: str,
+    *,
+    analysis_sigma: float | None = None,
+    discount: float = 1.0,
 ) -> dict[str, Any]:
     mu, sigma = _sig(mu), _sig(sigma)
     p = 0.5 if rate is None else float(rate)
     how = (
         "overall event rate p = 0.5 (lower bound)" if rate is None else f"event rate p = {_sig(p)}"
     )
-    return {
+    out = {
         "name": name,
         "family": "normal",
         "variable": variable,
@@ -500,24 +720,63 @@ def _normal_prior(
         "pymc": f'pm.Normal("{variable}", mu={_fmt(mu)}, sigma={_fmt(sigma)})',
         "stan": f"{variable} ~ normal({_fmt(mu)}, {_fmt(sigma)});",
     }
+    if analysis_sigma is None:
+        out["ess_note"] = ESS_NOTE_UNSEPARATED
+        return out
+    split = log_or_ess_split(sigma, analysis_sigma, rate, discount)
+    d = f"{discount:g}"
+    out["ess_analysis_prior"] = _sig(split["ess_analysis_prior"])
+    out["ess_without_analysis_prior"] = _sig(split["ess_without_analysis_prior"])
+    out["ess_clipped"] = split["clipped"]
+    weight = "" if discount == 1 else f"{d} "
+    out["ess_note"] = (
+        f"ess counts the analysis prior's own information (sd s0 = {_sig(analysis_sigma)} on "
+        "the log OR); ess_without_analysis_prior is the data's share alone, "
+        f"4/(p(1-p)) (1/sigma^2 - {d if weight else 1}/s0^2)"
+        + (
+            f" (power weight {d} scales the data's and the prior's precision alike)"
+            if weight
+            else ""
+        )
+        + (_CLIPPED_NOTE if split["clipped"] else "")
+    )
+    return out
 
 
 def log_or_priors(
-    log_odds_ratio: np.ndarray, ae: str, event_rate: float | None = None
+    log_odds_ratio: np.ndarray,
+    ae: str,
+    event_rate: float | None = None,
+    *,
+    analysis_sigma: float | None = None,
 ) -> list[dict[str, Any]]:
-    """Normal priors on one AE's log odds ratio (bevacizumab vs sunitinib) from its draws."""
+    """Normal priors on one AE's log odds ratio (bevacizumab vs sunitinib) from its draws.
+
+    ``analysis_sigma``: sd of the normal analysis prior on the log OR the draws come from (then
+    each prior carries its ESS without the analysis prior, :func:`log_or_ess_split`).
+    """
     x = np.asarray(log_odds_ratio, dtype=float).ravel()
     if x.size < 10 or not np.all(np.isfinite(x)):
         raise ValueError(f"log odds ratio draws of {ae!r} must be at least 10 finite numbers")
     if event_rate is not None and not 0 < event_rate < 1:
         raise ValueError(f"event rate of {ae!r} must be in (0, 1), got {event_rate}")
+    if analysis_sigma is not None and not analysis_sigma > 0:
+        raise ValueError(f"analysis prior sd of {ae!r} must be positive, got {analysis_sigma}")
     var = f"log_odds_ratio_{ae}"
     mu, sd = float(x.mean()), float(x.std(ddof=1))
-    out = [_normal_prior("normal", mu, sd, var, event_rate, "normal matched to the draws")]
+    prior = {"analysis_sigma": analysis_sigma}
+    out = [_normal_prior("normal", mu, sd, var, event_rate, "normal matched to the draws", **prior)]
     for d in DISCOUNTS:
         out.append(
             _normal_prior(
-                f"power_{d}", mu, sd / math.sqrt(d), var, event_rate, f"power prior, weight {d}"
+                f"power_{d}",
+                mu,
+                sd / math.sqrt(d),
+                var,
+                event_rate,
+                f"power prior, weight {d}",
+                **prior,
+                discount=d,
             )
         )
     return out
@@ -568,27 +827,64 @@ KIND_VARIABLES = {
 
 
 def endpoint_followup_priors(
-    kind: str, draws: Mapping[str, Mapping[str, np.ndarray]], robust_weight: float = ROBUST_WEIGHT
+    kind: str,
+    draws: Mapping[str, Mapping[str, np.ndarray]],
+    robust_weight: float = ROBUST_WEIGHT,
+    *,
+    analysis_priors: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
     """Follow-up priors of one endpoint of a given kind, per name in ``draws``.
 
     ``draws`` maps a follow-up prior's name (the endpoint's key, or a comparison's key) to the
     kind's variables (:data:`KIND_VARIABLES`): a rate's ``rate`` (fractions); a time-to-event
     endpoint's ``median`` (in its unit) and ``weibull_shape``; a comparison's ``log_odds_ratio``
-    (and optionally ``event_rate``).
+    (and optionally ``event_rate``). ``analysis_priors`` maps the same names to the analysis
+    (primary) prior the draws come from, ``{"family", "parameters"}`` as the endpoint declares
+    it: ``beta`` ``{alpha, beta}`` for a rate, ``lognormal`` ``{log_median_sd, log_shape_sd,
+    ...}`` for a time-to-event endpoint, ``normal`` ``{log_or_sigma, ...}`` for a comparison.
+    With it every prior carries its ESS without the analysis prior's information; without it
+    (a name missing) ``ess_note`` says that ``ess`` includes the analysis prior.
+
+    Raises:
+        ValueError: an unknown kind, or an analysis prior of a family the kind does not use.
     """
+    known = dict(analysis_priors or {})
     out: dict[str, list[dict[str, Any]]] = {}
     for name, d in draws.items():
+        prior = known.get(name)
+        if prior is not None:
+            _check_analysis_prior(kind, name, prior)
+        p = None if prior is None else prior["parameters"]
         if kind == "rate":
-            out[name] = rate_priors(np.asarray(d["rate"]), robust_weight)
+            ess0 = None if p is None else float(p["alpha"]) + float(p["beta"])
+            out[name] = rate_priors(np.asarray(d["rate"]), robust_weight, analysis_prior_ess=ess0)
         elif kind == "time_to_event":
-            out[name] = pfs_priors(np.asarray(d["median"]), np.asarray(d["weibull_shape"]))
+            sd0 = None if p is None else (float(p["log_median_sd"]), float(p["log_shape_sd"]))
+            out[name] = pfs_priors(
+                np.asarray(d["median"]), np.asarray(d["weibull_shape"]), analysis_sd=sd0
+            )
         elif kind == "comparison":
             rate = float(np.mean(d["event_rate"])) if "event_rate" in d else None
-            out[name] = log_or_priors(np.asarray(d["log_odds_ratio"]), name, rate)
+            s0 = None if p is None else float(p["log_or_sigma"])
+            out[name] = log_or_priors(
+                np.asarray(d["log_odds_ratio"]), name, rate, analysis_sigma=s0
+            )
         else:
             raise ValueError(f"unknown endpoint kind {kind!r}")
     return out
+
+
+#: The family of the analysis prior each kind's follow-up priors can separate.
+ANALYSIS_PRIOR_FAMILIES = {"rate": "beta", "time_to_event": "lognormal", "comparison": "normal"}
+
+
+def _check_analysis_prior(kind: str, name: str, prior: Mapping[str, Any]) -> None:
+    want = ANALYSIS_PRIOR_FAMILIES.get(kind)
+    if want is not None and prior.get("family") != want:
+        raise ValueError(
+            f"analysis prior of {name!r}: a {kind} follow-up prior separates a {want} analysis "
+            f"prior, got family {prior.get('family')!r}"
+        )
 
 
 def write_followup_priors(priors: Mapping[str, list[dict[str, Any]]], path: str | Path) -> Path:

@@ -2,10 +2,10 @@
 
 :func:`present` fills ``result.sentences``, ``result.assumptions`` and ``result.figures`` of a
 rate analysed by :func:`~trial_reanalysis.analysis.endpoints.rate.analyse_rate`, and adds to its
-follow-up priors the effective sample size without the analysis prior's own information (issue
-13 item 4). Every sentence is built by a function of plain values below, with its thresholds in
-:mod:`~trial_reanalysis.analysis.report.wording` (Bayes-factor scale, probability format,
-closeness tolerance), so the words can be tested on numbers.
+follow-up priors the effective sample size without the analysis prior's own information when
+the run has not (issue 13 item 4). Every sentence is built by a function of plain values below,
+with its thresholds in :mod:`~trial_reanalysis.analysis.report.wording` (Bayes-factor scale,
+probability format, closeness tolerance), so the words can be tested on numbers.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 
 from trial_reanalysis.analysis.constants import INTERVAL_LEVEL
 from trial_reanalysis.analysis.endpoints.base import PRIORS_TABLE_COLUMNS, EndpointResult
+from trial_reanalysis.analysis.planning.followup import annotate_beta_analysis_prior
 from trial_reanalysis.analysis.reconstruction.rate_report import BetaMixtureDistribution
 from trial_reanalysis.analysis.report import plots
 from trial_reanalysis.analysis.report.wording import (
@@ -440,23 +441,10 @@ def figures_of(result: EndpointResult) -> dict[str, Figure]:
 
 
 def annotate_followup(priors: list[dict[str, Any]], analysis_prior_ess: float) -> None:
-    """Add ``ess_without_analysis_prior`` (and ``ess_analysis_prior``) to follow-up priors.
-
-    Each component of the exact posterior is Beta(a0 + x, b0 + n - x): it carries the analysis
-    prior's a0 + b0 besides the data's n. So the data's share of a Beta follow-up prior is
-    ESS - (a0 + b0), and of a mixture the ELIR minus a0 + b0 (the ELIR of a Beta is a + b). The
-    power-prior versions are built from a uniform initial prior, so the same subtraction gives
-    d n for a uniform analysis prior. ``ess`` keeps the full value, prior included.
-    """
-    for p in priors:
-        ess = p.get("ess")
-        p["ess_analysis_prior"] = analysis_prior_ess
-        p["ess_without_analysis_prior"] = (
-            float(ess) - analysis_prior_ess if ess is not None else None
-        )
-        p["ess_note"] = (
-            "ess counts the analysis prior's a0 + b0; ess_without_analysis_prior = ess - (a0 + b0)"
-        )
+    """Add ``ess_without_analysis_prior`` (and ``ess_analysis_prior``, ``ess_note``) to a rate's
+    follow-up priors: :func:`~trial_reanalysis.analysis.planning.followup.
+    annotate_beta_analysis_prior` (ESS - (a0 + b0); kept here for callers of the report)."""
+    annotate_beta_analysis_prior(priors, analysis_prior_ess)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -532,5 +520,7 @@ def present(result: EndpointResult, loaded: LoadedTrial) -> None:
     result.estimate_kinds = estimate_kinds_of(result.comparison)
     result.sensitivity_estimate = "posterior mean"
     result.priors_table = priors_table_of(r)
-    if result.followup and result.name in result.followup:
-        annotate_followup(result.followup[result.name], r["followup_basis"]["analysis_prior_ess"])
+    followup = (result.followup or {}).get(result.name)
+    if followup and any("ess_without_analysis_prior" not in p for p in followup):
+        # not separated yet (the run separates it from the endpoint's analysis prior)
+        annotate_followup(followup, r["followup_basis"]["analysis_prior_ess"])

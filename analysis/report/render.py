@@ -23,6 +23,7 @@ from matplotlib.figure import Figure
 from pydantic import BaseModel
 
 from trial_reanalysis.analysis.constants import INTERVAL_LEVEL
+from trial_reanalysis.analysis.report.followup import FOLLOWUP_COLUMNS, FOLLOWUP_NOTE, followup_rows
 from trial_reanalysis.analysis.report.wording import format_probability
 from trial_reanalysis.analysis.trials.load import LoadedTrial
 from trial_reanalysis.analysis.trials.v2 import Assumption, Reported
@@ -379,6 +380,9 @@ def context(out: Path, output, loaded: LoadedTrial, config) -> dict[str, Any]:
         "diag_columns": diag_cols,
         "all_passed": all(f["passed"] for f in fits),
         "followup": followup,
+        "followup_rows": followup_rows(followup),
+        "followup_columns": list(FOLLOWUP_COLUMNS),
+        "followup_note": FOLLOWUP_NOTE,
         "planning": planning,
         "planners": planners,
         "appendix": appendix,
@@ -448,11 +452,9 @@ def _planners_caption(stem: str) -> str:
     )
 
 
-def write_reports(out: Path, output, loaded: LoadedTrial, config) -> None:
-    """Render report.md and report.html into ``out`` (figures must already be in out/figures).
-
-    Text from the trial file (titles, sources, names) is escaped in both: HTML-escaped in the
-    HTML (autoescape), made literal and single-line in the Markdown (:func:`md_escape`)."""
+def environments() -> tuple[jinja2.Environment, jinja2.Environment]:
+    """The (Markdown, HTML) template environments of the report: Markdown escapes every value
+    (:func:`_md_finalize`), HTML autoescapes; both fail on an undefined name."""
     options = dict(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         undefined=jinja2.StrictUndefined,
@@ -463,6 +465,15 @@ def write_reports(out: Path, output, loaded: LoadedTrial, config) -> None:
     md = jinja2.Environment(autoescape=False, finalize=_md_finalize, **options)
     md.globals.update(md_table=md_table, md_row=md_row)
     md.filters["md_code"] = md_code
+    return md, html
+
+
+def write_reports(out: Path, output, loaded: LoadedTrial, config) -> None:
+    """Render report.md and report.html into ``out`` (figures must already be in out/figures).
+
+    Text from the trial file (titles, sources, names) is escaped in both: HTML-escaped in the
+    HTML (autoescape), made literal and single-line in the Markdown (:func:`md_escape`)."""
+    md, html = environments()
     ctx = context(out, output, loaded, config)
     (out / "report.md").write_text(md.get_template("report.md.j2").render(**ctx))
     (out / "report.html").write_text(html.get_template("report.html.j2").render(**ctx))
