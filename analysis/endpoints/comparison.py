@@ -592,6 +592,17 @@ def _sensitivity_rows(
     return rows
 
 
+def _concat_events(fits: list[az.InferenceData]) -> az.InferenceData:
+    """The events' primary fits as one InferenceData along ``ae`` (posterior, sample stats and
+    constant data)."""
+    return az.InferenceData(
+        **{
+            group: xr.concat([f[group] for f in fits], dim="ae")
+            for group in ("posterior", "sample_stats", "constant_data")
+        }
+    )
+
+
 def _grouping_results(
     trial: Any, key: str, grouping: Grouping, scenarios: list[Scenario], first: Scenario
 ) -> dict[str, Any]:
@@ -681,10 +692,9 @@ def analyse_comparisons(
             compatible, rate = _compatible_tables(report, best, prior_main)
             best.summary["pooled_event_rate_mean"] = float(np.mean(rate))
             primary_draws[ckey] = {"log_odds_ratio": best.draws, "event_rate": rate}
-            main_prior = priors[prior_main]
             analysis_priors[ckey] = {
-                "family": main_prior.family,
-                "parameters": dict(main_prior.parameters),
+                "family": prior_main.family,
+                "parameters": dict(prior_main.parameters),
             }
             primary_fits.append(best.idata)
             tables += [{"comparison": ckey, "scenario": first.label, **r} for r in compatible]
@@ -694,16 +704,10 @@ def analyse_comparisons(
         sensitivity += _sensitivity_rows(ckey, priors, event, scenarios, first)
 
     posteriors = run["posteriors"]
-    stem = _file_stem(key, "primary fits")
     primary_posterior = None
     if primary_fits:  # one file (and one appendix figure) with every event's primary fit
-        posteriors[stem] = az.InferenceData(
-            **{
-                group: xr.concat([f[group] for f in primary_fits], dim="ae")
-                for group in ("posterior", "sample_stats", "constant_data")
-            }
-        )
-        primary_posterior = stem
+        primary_posterior = _file_stem(key, "primary fits")
+        posteriors[primary_posterior] = _concat_events(primary_fits)
     table_frame = pd.DataFrame(tables)
     return EndpointResult(
         name=key,

@@ -389,46 +389,10 @@ def _sensitivity(
     """
     rate = loaded.trial.rates[key]
     rows: list[dict[str, Any]] = []
+    p1 = design.p1 if design else None
 
-    def row(
-        assumption: str,
-        scenario: str,
-        prior: str,
-        post: RateReportPosterior | None,
-        is_primary: bool,
-        note: str | None = None,
-    ) -> None:
-        if post is None:
-            rows.append(
-                {
-                    "assumption": assumption,
-                    "scenario": scenario,
-                    "prior": prior,
-                    "primary": False,
-                    "mean": None,
-                    "ci95": None,
-                    "p_above_p1": None,
-                    "n_candidates": 0,
-                    "basis": None,
-                    "note": note,
-                }
-            )
-            return
-        d = post.posterior
-        rows.append(
-            {
-                "assumption": assumption,
-                "scenario": scenario,
-                "prior": prior,
-                "primary": is_primary,
-                "mean": d.mean(),
-                "ci95": list(d.interval(INTERVAL_LEVEL)),
-                "p_above_p1": float(d.sf(design.p1)) if design else None,
-                "n_candidates": len(post.candidates.candidates),
-                "basis": post.candidates.basis,
-                "note": note,
-            }
-        )
+    def row(*args: Any, **kwargs: Any) -> None:
+        rows.append(_sensitivity_row(p1, *args, **kwargs))
 
     for name, post in posts.items():
         row("prior", name, name, post, name == primary)
@@ -461,6 +425,45 @@ def _sensitivity(
             post = exact_posterior_of(alt, priors[primary])
             row("dropout allowance", f"{value:g}", primary, post, False)
     return rows
+
+
+def _sensitivity_row(
+    p1: float | None,
+    assumption: str,
+    scenario: str,
+    prior: str,
+    post: RateReportPosterior | None,
+    is_primary: bool,
+    note: str | None = None,
+) -> dict[str, Any]:
+    """One exact sensitivity row: posterior mean, 95 % equal-tailed interval and P(rate > p1)
+    (None without a design) of ``post``; an empty row (with ``note``) when nothing fits."""
+    if post is None:
+        return {
+            "assumption": assumption,
+            "scenario": scenario,
+            "prior": prior,
+            "primary": False,
+            "mean": None,
+            "ci95": None,
+            "p_above_p1": None,
+            "n_candidates": 0,
+            "basis": None,
+            "note": note,
+        }
+    d = post.posterior
+    return {
+        "assumption": assumption,
+        "scenario": scenario,
+        "prior": prior,
+        "primary": is_primary,
+        "mean": d.mean(),
+        "ci95": list(d.interval(INTERVAL_LEVEL)),
+        "p_above_p1": float(d.sf(p1)) if p1 is not None else None,
+        "n_candidates": len(post.candidates.candidates),
+        "basis": post.candidates.basis,
+        "note": note,
+    }
 
 
 def _sensitivity_frame(rows: list[dict[str, Any]], label: str, design: RateDesign | None):

@@ -261,105 +261,28 @@ def _png_base64(path: Path) -> str:
     return base64.b64encode(path.read_bytes()).decode("ascii")
 
 
+#: Columns of the diagnostics table (the last, "gates", is rendered by :func:`gates_cell`).
+DIAG_COLUMNS = [
+    "endpoint",
+    "fit",
+    "r_hat_max",
+    "ess_bulk_min",
+    "ess_tail_min",
+    "divergences",
+    "ebfmi_min",
+    "gates",
+]
+
+
 def context(out: Path, output, loaded: LoadedTrial, config) -> dict[str, Any]:
     """Everything the two templates show (numbers come from the run, never from the template)."""
     reported, unknown = data_of_record(loaded.trial)
-    endpoints = []
-    for e in output.endpoints:
-        figures = [
-            {
-                "stem": stem,
-                "file": f"figures/{stem}.png",
-                "b64": _png_base64(out / f"figures/{stem}.png"),
-                "caption": e.captions.get(stem, stem.replace("_", " ")),
-            }
-            for stem in e.figures
-        ]
-        sens_kinds = [e.sensitivity_estimate] * len(e.sensitivity)
-        endpoints.append(
-            {
-                "name": e.name,
-                "title": e.title,
-                "comparison": display_tables(e.comparison, e.estimate_kinds),
-                "sensitivity": display_tables(e.sensitivity, sens_kinds, sensitivity=True),
-                "priors": table(e.priors_table) if e.priors_table is not None else None,
-                "sentences": e.sentences,
-                "assumptions": e.assumptions,
-                "figures": figures,
-                "extra_tables": {
-                    stem: table(df) for stem, df in e.tables.items() if stem not in e.csv_only
-                },
-                "csv_tables": sorted(f"tables/{stem}.csv" for stem in e.csv_only),
-            }
-        )
-    titles = {e.name: e.title for e in output.endpoints}
-    appendix = [
-        {
-            "stem": p.stem,
-            "file": f"figures/{p.name}",
-            "b64": _png_base64(p),
-            "caption": appendix_caption(titles.get(p.stem[9:].removesuffix("_trace_rank"), "")),
-        }
-        for p in sorted((out / "figures").glob("appendix_*.png"))
-    ]
     fits = [
         {"endpoint": e.name, "fit": d.label, **d.summary()}
         for e in output.endpoints
         for d in e.diagnostics
     ]
-    diag_cols = [
-        "endpoint",
-        "fit",
-        "r_hat_max",
-        "ess_bulk_min",
-        "ess_tail_min",
-        "divergences",
-        "ebfmi_min",
-        "gates",
-    ]
     followup = output.results.get("followup_priors")
-    planning = None
-    if output.planning_table is not None:
-        planning = {
-            "table": table(output.planning_table),
-            "figure": {
-                "stem": "followup_oc_curves",
-                "file": "figures/followup_oc_curves.png",
-                "b64": _png_base64(out / "figures/followup_oc_curves.png"),
-                "caption": (
-                    "Operating characteristics of single-arm follow-up designs: the probability "
-                    "of success against the true response rate, one curve per sample size n "
-                    "(exact enumeration); dotted line: the null rate p0; dashed: the "
-                    "alternative p1."
-                ),
-            },
-        }
-    planners = None
-    if getattr(output, "planners", None) is not None:
-        titles = {
-            "planners_map_summary": "MAP priors of the historical trials",
-            "planners_designs": "Designs for a single-arm follow-up (exact OC)",
-        }
-        planners = {
-            "sentences": output.planners["sentences"],
-            "tables": [
-                {
-                    "title": titles.get(stem, stem.replace("planners_map_", "Trials of the map: ")),
-                    "table": table(df),
-                }
-                for stem, df in output.planners["tables"].items()
-            ],
-            "figures": [
-                {
-                    "stem": stem,
-                    "file": f"figures/{stem}.png",
-                    "b64": _png_base64(out / f"figures/{stem}.png"),
-                    "caption": _planners_caption(stem),
-                }
-                for stem in output.planners["figures"]
-            ],
-        }
-    prov = output.results["provenance"]
     return {
         "trial": loaded.trial.trial,
         "enrolled": loaded.trial.enrolled,
@@ -368,28 +291,111 @@ def context(out: Path, output, loaded: LoadedTrial, config) -> dict[str, Any]:
         "reported": reported,
         "unknown": unknown,
         "assumptions": declared_assumptions(loaded),
-        "endpoints": endpoints,
+        "endpoints": [_endpoint_context(out, e) for e in output.endpoints],
         "fits": [
             {
-                "cells": [fmt(f[c]) for c in diag_cols[:-1]] + [gates_cell(f)],
+                "cells": [fmt(f[c]) for c in DIAG_COLUMNS[:-1]] + [gates_cell(f)],
                 "passed": f["passed"],
                 "failures": f["failures"],
             }
             for f in fits
         ],
-        "diag_columns": diag_cols,
+        "diag_columns": DIAG_COLUMNS,
         "all_passed": all(f["passed"] for f in fits),
         "followup": followup,
         "followup_rows": followup_rows(followup),
         "followup_columns": list(FOLLOWUP_COLUMNS),
         "followup_note": FOLLOWUP_NOTE,
-        "planning": planning,
-        "planners": planners,
-        "appendix": appendix,
-        "provenance": prov,
+        "planning": _planning_context(out, output),
+        "planners": _planners_context(out, output),
+        "appendix": _appendix(out, output),
+        "provenance": output.results["provenance"],
         "level": f"{INTERVAL_LEVEL:.0%}",
         "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "command": f"reanalysis run {loaded.path} --seed {config.seed}",
+    }
+
+
+def _figure(out: Path, stem: str, caption: str) -> dict[str, Any]:
+    """A figure as the templates embed it: file, base64 PNG and caption."""
+    return {
+        "stem": stem,
+        "file": f"figures/{stem}.png",
+        "b64": _png_base64(out / f"figures/{stem}.png"),
+        "caption": caption,
+    }
+
+
+def _endpoint_context(out: Path, e: Any) -> dict[str, Any]:
+    """One endpoint's section: tables (one estimate kind each), priors, sentences, figures."""
+    sens_kinds = [e.sensitivity_estimate] * len(e.sensitivity)
+    return {
+        "name": e.name,
+        "title": e.title,
+        "comparison": display_tables(e.comparison, e.estimate_kinds),
+        "sensitivity": display_tables(e.sensitivity, sens_kinds, sensitivity=True),
+        "priors": table(e.priors_table) if e.priors_table is not None else None,
+        "sentences": e.sentences,
+        "assumptions": e.assumptions,
+        "figures": [
+            _figure(out, stem, e.captions.get(stem, stem.replace("_", " "))) for stem in e.figures
+        ],
+        "extra_tables": {
+            stem: table(df) for stem, df in e.tables.items() if stem not in e.csv_only
+        },
+        "csv_tables": sorted(f"tables/{stem}.csv" for stem in e.csv_only),
+    }
+
+
+def _appendix(out: Path, output: Any) -> list[dict[str, Any]]:
+    """The trace and rank plots of each endpoint's primary fit, captioned by endpoint title."""
+    titles = {e.name: e.title for e in output.endpoints}
+    return [
+        _figure(
+            out,
+            p.stem,
+            appendix_caption(titles.get(p.stem[9:].removesuffix("_trace_rank"), "")),
+        )
+        for p in sorted((out / "figures").glob("appendix_*.png"))
+    ]
+
+
+def _planning_context(out: Path, output: Any) -> dict[str, Any] | None:
+    """The follow-up planning table and its operating-characteristic curves (when planned)."""
+    if output.planning_table is None:
+        return None
+    caption = (
+        "Operating characteristics of single-arm follow-up designs: the probability "
+        "of success against the true response rate, one curve per sample size n "
+        "(exact enumeration); dotted line: the null rate p0; dashed: the "
+        "alternative p1."
+    )
+    return {
+        "table": table(output.planning_table),
+        "figure": _figure(out, "followup_oc_curves", caption),
+    }
+
+
+def _planners_context(out: Path, output: Any) -> dict[str, Any] | None:
+    """The planners' section: MAP priors across trials and follow-up designs (when run)."""
+    if getattr(output, "planners", None) is None:
+        return None
+    titles = {
+        "planners_map_summary": "MAP priors of the historical trials",
+        "planners_designs": "Designs for a single-arm follow-up (exact OC)",
+    }
+    return {
+        "sentences": output.planners["sentences"],
+        "tables": [
+            {
+                "title": titles.get(stem, stem.replace("planners_map_", "Trials of the map: ")),
+                "table": table(df),
+            }
+            for stem, df in output.planners["tables"].items()
+        ],
+        "figures": [
+            _figure(out, stem, _planners_caption(stem)) for stem in output.planners["figures"]
+        ],
     }
 
 
