@@ -335,3 +335,29 @@ def test_report_prints_both_ess_under_their_labels(fmt: str) -> None:
     quote = "'" if fmt == "md" else "&#39;"
     assert f"the analysis prior{quote}s own included" in text
     assert f"is the data{quote}s share" in text
+
+
+def test_markdown_rows_keep_eight_cells_when_code_holds_a_pipe() -> None:
+    """A robust mixture's Stan line holds `|` (beta_lpdf(x | a, b)): inside a GitHub table it
+    must be written \\| or the row splits into more cells than the header."""
+    robust = {
+        "name": "robust",
+        "family": "beta_mixture",
+        "parameters": {"weights": [0.8, 0.2]},
+        "ess": 31.0,
+        "ess_without_analysis_prior": 29.0,
+        "pymc": "pm.Mixture(...)",
+        "stan": "target += log_mix(0.8, beta_lpdf(x | 14.7, 33.1), beta_lpdf(x | 1, 1));",
+    }
+    md, _ = environments()
+    text = md.get_template("followup_priors.md.j2").render(
+        followup_rows=report_followup.followup_rows({"burden_reduction": [robust]}),
+        followup_columns=list(report_followup.FOLLOWUP_COLUMNS),
+        followup_note="",
+    )
+    header, rows = _md_rows(text)
+    assert [len(r) for r in rows] == [len(header)] == [8]
+    assert (
+        rows[0][-1]
+        == r"`target += log_mix(0.8, beta_lpdf(x \| 14.7, 33.1), beta_lpdf(x \| 1, 1));`"
+    )

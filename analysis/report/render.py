@@ -424,6 +424,12 @@ def md_code(value: Any) -> Markup:
     return Markup(f"{fence}{pad}{text}{pad}{fence}")
 
 
+def md_cell_code(value: Any) -> Markup:
+    """:func:`md_code` for a table cell: GitHub-flavoured Markdown splits cells at every
+    unescaped ``|``, code spans included, so pipes are written ``\\|`` (shown as ``|``)."""
+    return Markup(str(md_code(value)).replace("|", "\\|"))
+
+
 def md_row(cells: list[Any]) -> Markup:
     """One Markdown table row, every cell escaped."""
     return Markup("| " + " | ".join(md_escape(c) for c in cells) + " |")
@@ -471,6 +477,7 @@ def environments() -> tuple[jinja2.Environment, jinja2.Environment]:
     md = jinja2.Environment(autoescape=False, finalize=_md_finalize, **options)
     md.globals.update(md_table=md_table, md_row=md_row)
     md.filters["md_code"] = md_code
+    md.filters["md_cell_code"] = md_cell_code
     return md, html
 
 
