@@ -18,7 +18,7 @@ import importlib
 import json
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field, replace
 from importlib import metadata
@@ -208,12 +208,14 @@ def run_analysis(
         workers = 1
         tell("running the endpoints in this process (pass workers=N for processes)", 0, 1)
     config = replace(config, workers=workers)
+    prepared: dict[str, Any] = {}
     return _write_run(
         config,
         loaded,
         len(names),
         tell,
-        lambda tmp: _analyse_endpoints(names, loaded, config, tmp, tell),
+        lambda tmp: _analyse_endpoints(names, loaded, config, tmp, tell, prepared),
+        prepared,
     )
 
 
@@ -258,8 +260,11 @@ def _write_run(
     n_endpoints: int,
     tell: Callable[[str, int, int], None],
     analyse: Callable[[Path], list[EndpointResult]],
+    prepared: Mapping[str, Any] | None = None,
 ) -> RunOutput:
-    """Check and lock the output folder, analyse into a staging folder, move it into place."""
+    """Check and lock the output folder, analyse into a staging folder, move it into place.
+    ``prepared``: what ``analyse`` computed beside the endpoints (the planners' maps), read after
+    it returns."""
     n_steps = n_endpoints + 2
     out = check_output_dir(Path(config.out_dir), input_files(loaded))
     with output_lock(out):
@@ -271,7 +276,9 @@ def _write_run(
             for folder in ("tables", "posteriors", "figures"):
                 (tmp / folder).mkdir()
             endpoints = analyse(tmp)
-            output = _collect_and_write(endpoints, loaded, config, tmp, out, tell, n_steps)
+            output = _collect_and_write(
+                endpoints, loaded, config, tmp, out, tell, n_steps, dict(prepared or {})
+            )
             output.files = write_manifest(tmp)
             swap_into_place(tmp, out)
         except BaseException:
@@ -291,6 +298,7 @@ def _collect_and_write(
     out: Path,
     tell: Callable[[str, int, int], None],
     n_steps: int,
+    prepared: dict[str, Any] | None = None,
 ) -> RunOutput:
     """results.json, follow-up priors, planning, tables and the report, into ``tmp``."""
     tell("collecting results", n_steps - 2, n_steps)
@@ -336,6 +344,7 @@ def _collect_and_write(
             historical=config.historical,
             seed=config.seed,
             allow_failed=config.allow_failed_diagnostics,
+            parts=(prepared or {}).get("maps"),
         )
         results["planners"] = section
         output.planners = present_planners(section)
@@ -414,8 +423,11 @@ def _analyse_endpoints(
     config: RunConfig,
     tmp: Path,
     tell: Callable[[str, int, int], None],
+    prepared: dict[str, Any] | None = None,
 ) -> list[EndpointResult]:
-    """Every endpoint's result, in report order: here, or in worker processes."""
+    """Every endpoint's result, in report order: here, or in worker processes. With workers and
+    a historical set, the planners' maps (which need no endpoint result) are computed by the
+    pool too and left in ``prepared["maps"]``."""
     n_steps = len(names) + 2
     workers = config.workers or min(len(names), len(os.sched_getaffinity(0)))
     args = (loaded, config.seed, config.allow_failed_diagnostics, tmp, config.sampler)
@@ -440,15 +452,28 @@ def _analyse_endpoints(
             ): name
             for name in order
         }
-        results: dict[str, EndpointResult] = {}
+        if prepared is not None and config.historical is not None:
+            from trial_reanalysis.analysis.planning.planners import map_parts
+
+            maps = pool.submit(
+                map_parts,
+                loaded,
+                config.historical,
+                seed=config.seed,
+                allow_failed=config.allow_failed_diagnostics,
+            )
+            futures[maps] = _MAPS
+        results: dict[str, Any] = {}
         pending = set(futures)
         while pending:
             finished, pending = wait(pending, return_when=FIRST_COMPLETED)
             for future in finished:
                 results[futures[future]] = future.result()  # re-raises a worker's error
             left = [n.replace("_", " ") for n in names if n not in results]
+            if _MAPS in futures.values() and _MAPS not in results:
+                left.append("MAP priors across trials")
             what = f"analysing {', '.join(left)}" if left else "endpoints analysed"
-            tell(what, len(results), n_steps)
+            tell(what, sum(n in results for n in names), n_steps)
     except BaseException:
         # Do not wait for the other endpoints: stop their processes (CPython keeps them in
         # ``_processes``; without it, shutdown waits for the running tasks to finish). A worker
@@ -460,7 +485,13 @@ def _analyse_endpoints(
         raise
     # Every task is done; the workers' own exit (about a second) overlaps the writing below.
     pool.shutdown(wait=False)
+    if _MAPS in results:
+        prepared["maps"] = results[_MAPS]
     return [results[n] for n in names]
+
+
+#: Key of the planners' maps among the pool's tasks (no endpoint key starts with "<").
+_MAPS = "<planners' maps>"
 
 
 def _copy_figures(source: Path, figures: Path) -> None:

@@ -292,26 +292,16 @@ def design_part(
 # ---------------------------------------------------------------------------------------------
 
 
-def planners_section(
+def map_parts(
     loaded: LoadedTrial,
-    followup_priors: Mapping[str, Sequence[Mapping[str, Any]]] | None,
-    *,
     historical: str | Path = DEFAULT_HISTORICAL,
+    *,
     seed: int,
     maps: Sequence[str] | None = None,
     allow_failed: bool = False,
 ) -> dict[str, Any]:
-    """The planners' section: ``{"historical": {path, maps: {name: map_part}}, "designs":
-    design_part}``, JSON-ready.
-
-    Args:
-        loaded: this trial.
-        followup_priors: the run's ``followup_priors`` (endpoint -> list of prior dicts); its
-            primary rate's ``robust`` prior is the design prior.
-        historical: a historical set (TOML).
-        seed: run seed (every MAP fit derives its own from it).
-        maps: which maps of the set (default all, in file order).
-        allow_failed: keep MAP fits that fail their gates (marked in their diagnostics).
+    """Every map of a historical set (:func:`map_part`, in file order or ``maps``' order): the
+    part of the planners' section that needs no result of this run, so it can run beside it.
 
     Raises:
         InputError: an unreadable historical set or an unknown map name.
@@ -324,7 +314,39 @@ def planners_section(
     for n in names:
         if n not in specs:
             raise InputError(historical, "maps", f"no map {n!r}; available: {', '.join(specs)}")
-    parts = {n: map_part(loaded, n, specs[n], seed=seed, allow_failed=allow_failed) for n in names}
+    return {n: map_part(loaded, n, specs[n], seed=seed, allow_failed=allow_failed) for n in names}
+
+
+def planners_section(
+    loaded: LoadedTrial,
+    followup_priors: Mapping[str, Sequence[Mapping[str, Any]]] | None,
+    *,
+    historical: str | Path = DEFAULT_HISTORICAL,
+    seed: int,
+    maps: Sequence[str] | None = None,
+    allow_failed: bool = False,
+    parts: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The planners' section: ``{"historical": {path, maps: {name: map_part}}, "designs":
+    design_part}``, JSON-ready.
+
+    Args:
+        loaded: this trial.
+        followup_priors: the run's ``followup_priors`` (endpoint -> list of prior dicts); its
+            primary rate's ``robust`` prior is the design prior.
+        historical: a historical set (TOML).
+        seed: run seed (every MAP fit derives its own from it).
+        maps: which maps of the set (default all, in file order).
+        allow_failed: keep MAP fits that fail their gates (marked in their diagnostics).
+        parts: the maps already computed by :func:`map_parts` with these arguments (a run
+            computes them in a worker process while the endpoints are analysed); None: here.
+
+    Raises:
+        InputError: an unreadable historical set or an unknown map name.
+        DiagnosticsError: a MAP fit failed its gates and ``allow_failed`` is False.
+    """
+    if parts is None:
+        parts = map_parts(loaded, historical, seed=seed, maps=maps, allow_failed=allow_failed)
     return jsonable(
         {
             "historical": {"path": str(historical), "maps": parts},
