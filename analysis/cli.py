@@ -144,13 +144,49 @@ def committed_figures_dir(
     return folder if refresh and folder.is_dir() else None
 
 
+# Options that run, validate and batch share (one declaration each, so they cannot drift apart).
+TrialFileArg = Annotated[
+    Path | None,
+    typer.Argument(help="Trial file (TOML, see docs/trial-files.md). Default: the seed trial."),
+]
+SeedOpt = Annotated[int, typer.Option(help="Seed of every fit; same seed, same numbers.")]
+AllowFailedOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-failed-diagnostics",
+        help="Write the report even if a fit fails its gates (marked in red).",
+    ),
+]
+EndpointOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        help="Only this endpoint (repeatable): a key the trial file declares (seed: "
+        "burden_reduction, pfs, prior_therapy)."
+    ),
+]
+PriorOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--prior",
+        metavar="ENDPOINT=NAME",
+        help="Make NAME the primary prior of ENDPOINT (repeatable): one of the priors "
+        "'reanalysis priors TRIAL_FILE' lists for it, e.g. burden_reduction=jeffreys. The "
+        "headline, the follow-up priors and the key findings then use it.",
+    ),
+]
+
+
+def _prior_pairs(prior: list[str] | None) -> tuple[tuple[str, str], ...]:
+    """The ``--prior ENDPOINT=NAME`` values as pairs (InputError, exit 2, if malformed)."""
+    from trial_reanalysis.analysis.endpoints.priors import parse_prior_options
+
+    return tuple(parse_prior_options(prior or ()))
+
+
 @app.command()
 @handles_errors
 def run(
-    trial_file: Annotated[
-        Path | None,
-        typer.Argument(help="Trial file (TOML, see docs/trial-files.md). Default: the seed trial."),
-    ] = None,
+    trial_file: TrialFileArg = None,
     out_dir: Annotated[
         Path,
         typer.Option(
@@ -159,23 +195,10 @@ def run(
             "end). A folder holding other files is refused, never emptied.",
         ),
     ] = Path("results"),
-    seed: Annotated[int, typer.Option(help="Seed of every fit; same seed, same numbers.")] = (
-        DEFAULT_SEED
-    ),
-    allow_failed_diagnostics: Annotated[
-        bool,
-        typer.Option(
-            "--allow-failed-diagnostics",
-            help="Write the report even if a fit fails its gates (marked in red).",
-        ),
-    ] = False,
-    endpoint: Annotated[
-        list[str] | None,
-        typer.Option(
-            help="Only this endpoint (repeatable): a key the trial file declares (seed: "
-            "burden_reduction, pfs, prior_therapy)."
-        ),
-    ] = None,
+    seed: SeedOpt = DEFAULT_SEED,
+    allow_failed_diagnostics: AllowFailedOpt = False,
+    endpoint: EndpointOpt = None,
+    prior: PriorOpt = None,
     refresh_figures: Annotated[
         bool | None,
         typer.Option(
@@ -211,11 +234,10 @@ def run(
 ) -> None:
     """Run the full reanalysis and write results.json, report.md, report.html, tables (CSV),
     posteriors (netCDF) and figures (PNG) into --out."""
-    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
     from trial_reanalysis.analysis.run import RunConfig, run_analysis
 
-    # an --endpoint the trial file does not declare: run_analysis refuses it (exit 2) before work
+    # an --endpoint the trial file does not declare, or a bad --prior: run_analysis refuses it
+    # (exit 2) before any work
     signal.signal(signal.SIGTERM, _exit_on_signal)  # clean up (workers, staging) on SIGTERM too
     config = RunConfig(
         trial_path=trial_file,
@@ -226,8 +248,23 @@ def run(
         endpoints=tuple(endpoint) if endpoint else None,
         workers=workers,
         historical=historical_set(trial_file, historical, planners),
+        priors=_prior_pairs(prior),
     )
-    with Progress(
+    with _progress_display() as progress:
+        task = progress.add_task("loading the trial file", total=None)
+
+        def tell(step: str, i: int, n: int) -> None:
+            progress.update(task, description=step, completed=i, total=n)
+
+        output = run_analysis(config, progress=tell)
+    _print_run_summary(output)
+
+
+def _progress_display() -> Any:
+    """The progress display of run and batch (on stderr: stdout keeps the results)."""
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    return Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
         BarColumn(),
@@ -235,13 +272,11 @@ def run(
         TimeElapsedColumn(),
         console=err,
         transient=False,
-    ) as progress:
-        task = progress.add_task("loading the trial file", total=None)
+    )
 
-        def tell(step: str, i: int, n: int) -> None:
-            progress.update(task, description=step, completed=i, total=n)
 
-        output = run_analysis(config, progress=tell)
+def _print_run_summary(output: Any) -> None:
+    """Key findings, what was written where, and whether every fit passed its gates."""
     status = "[green]all fits passed their diagnostic gates[/]"
     if not output.diagnostics_passed:
         status = "[bold red]some fits FAILED their diagnostic gates (marked in the report)[/]"
@@ -532,14 +567,29 @@ def plan(
 
 @app.command()
 @handles_errors
-def validate(trial_file: Annotated[Path, typer.Argument(help="Trial file to check.")]) -> None:
-    """Check a trial file and say what is wrong (exit code 2) or that it is valid."""
-    from trial_reanalysis.analysis.trials.load import load_trial
+def validate(
+    trial_file: TrialFileArg = None,
+    endpoint: EndpointOpt = None,
+    prior: PriorOpt = None,
+) -> None:
+    """Check a trial file, and the --endpoint and --prior choices a run would make with it: say
+    what is wrong (exit code 2, as run would) or that it is valid."""
+    from trial_reanalysis.analysis.paths import DEFAULT_TRIAL
+    from trial_reanalysis.analysis.run import RunConfig, prepare_trial
 
-    loaded = load_trial(trial_file)
+    config = RunConfig(
+        trial_path=trial_file,
+        endpoints=tuple(endpoint) if endpoint else None,
+        priors=_prior_pairs(prior),
+    )
+    loaded, names = prepare_trial(config)  # exactly the checks run makes before any work
     version = loaded.schema_version_read
     read = f"schema version {version}" + (", migrated to 2" if version != 2 else "")
-    out.print(f"{escape(str(trial_file))}: valid ({read})")
+    out.print(f"{escape(str(trial_file or DEFAULT_TRIAL))}: valid ({read})")
+    if endpoint:
+        out.print(Text(f"endpoints: {', '.join(names)}"))
+    for _, key, name in loaded.chosen_priors:
+        out.print(Text(f"primary prior of {key}: {name}"))
 
 
 @app.command()
