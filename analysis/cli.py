@@ -592,6 +592,164 @@ def validate(
         out.print(Text(f"primary prior of {key}: {name}"))
 
 
+class _BatchStopped(Exception):
+    """The first failing file of a batch run without --keep-going (stops the batch)."""
+
+    def __init__(self, path: Path, error: Exception) -> None:
+        super().__init__(f"{path}: {error}")
+        self.path, self.error = path, error
+
+
+def exit_code_of(error: BaseException) -> int:
+    """The exit code a failure maps to: 2 bad input, 3 failed diagnostics, 1 anything else
+    (as :func:`handles_errors` maps them for a single command)."""
+    if isinstance(error, ReanalysisError):
+        return error.exit_code
+    return 2 if isinstance(error, ValueError) else 1
+
+
+_WHY = {2: "bad input", 3: "failed diagnostics", 1: "error"}
+
+
+@app.command()
+@handles_errors
+def batch(
+    files: Annotated[
+        list[Path], typer.Argument(help="Trial files (TOML); each writes OUT/<file stem>/.")
+    ],
+    out_dir: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            help="Folder of the batch: OUT/<stem> per file, each new, empty or written by an "
+            "earlier run (replaced whole); OUT itself is never emptied.",
+        ),
+    ],
+    seed: SeedOpt = DEFAULT_SEED,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Processes the files run in (default: one per file, up to the number of "
+            "cores; 1 runs them one after another here). Same numbers either way.",
+        ),
+    ] = None,
+    endpoint: EndpointOpt = None,
+    allow_failed_diagnostics: AllowFailedOpt = False,
+    keep_going: Annotated[
+        bool,
+        typer.Option(
+            "--keep-going",
+            help="Run every file even if some fail; the exit code is then the largest of the "
+            "failures' (2 input, 3 diagnostics, 1 other). Default: stop at the first failure.",
+        ),
+    ] = False,
+) -> None:
+    """Reanalyse many trial files, each model compiled once per process: every file's run is
+    exactly 'reanalysis run FILE --out OUT/<stem>' with the same options (same numbers), and a
+    summary table at the end lists each file: ok or failed (why)."""
+    from trial_reanalysis.analysis.batch import batch_configs
+
+    signal.signal(signal.SIGTERM, _exit_on_signal)  # stop the workers, remove staging folders
+    configs = batch_configs(
+        files,
+        out_dir,
+        seed=seed,
+        allow_failed_diagnostics=allow_failed_diagnostics,
+        endpoints=endpoint,
+    )
+    _check_batch_folders(out_dir, configs)
+    outputs, failures, stopped = _run_batch_with_progress(configs, out_dir, workers, keep_going)
+    out.print(_batch_table(configs, outputs, failures))
+    codes = [exit_code_of(e) for e in failures.values()]
+    if stopped is not None:
+        why = _WHY.get(exit_code_of(stopped.error), "error")
+        say_error(f"{stopped.path} failed ({why}), the batch stopped there: {stopped.error}")
+    elif codes:
+        say_error(f"{len(codes)} of {len(configs)} trial files failed")
+    if codes:
+        raise typer.Exit(max(codes))
+
+
+def _check_batch_folders(out_dir: Path, configs: list[Any]) -> None:
+    """OUT and every OUT/<stem> under the output-folder rules, before any file runs."""
+    from trial_reanalysis.analysis.outdir import check_batch_dir, check_output_dir
+
+    check_batch_dir(out_dir, [c.trial_path for c in configs])
+    for c in configs:
+        check_output_dir(c.out_dir, [c.trial_path])
+
+
+def _run_batch_with_progress(
+    configs: list[Any], out_dir: Path, workers: int | None, keep_going: bool
+) -> tuple[dict[Path, Any], dict[Path, Exception], _BatchStopped | None]:
+    """Run the batch with a progress line per file; a failure is named when it happens.
+
+    Returns each finished file's output and each failure by trial path, and the failure that
+    stopped the batch (None with --keep-going or when none failed).
+    """
+    from trial_reanalysis.analysis.batch import run_batch
+
+    failures: dict[Path, Exception] = {}  # configs is not empty (batch_configs refuses that)
+
+    def on_error(path: Path, error: Exception) -> None:
+        failures[path] = error
+        if not keep_going:  # named once, by batch(), after the summary
+            raise _BatchStopped(path, error)
+        progress.console.print(Text(f"failed: {path.name}: {error}", style="red"))
+
+    outputs: dict[Path, Any] = {}
+    stopped = None
+
+    def on_done(path: Path, output: Any) -> None:
+        outputs[path] = output
+        progress.console.print(Text(f"ok: {path.name} -> {output.out_dir}"))
+
+    with _progress_display() as progress:
+        task = progress.add_task("starting the batch", total=len(configs))
+
+        def tell(step: str, i: int, n: int) -> None:
+            progress.update(task, description=step, completed=len(outputs) + len(failures))
+
+        try:
+            run_batch(
+                [c.trial_path for c in configs],
+                out_dir,
+                seed=configs[0].seed,
+                workers=workers,
+                allow_failed_diagnostics=configs[0].allow_failed_diagnostics,
+                endpoints=configs[0].endpoints,
+                on_error=on_error,
+                progress=tell,
+                on_done=on_done,
+            )
+        except _BatchStopped as exc:
+            stopped = exc
+    return outputs, failures, stopped
+
+
+def _batch_table(
+    configs: list[Any], outputs: dict[Path, Any], failures: dict[Path, Exception]
+) -> Table:
+    """One row per trial file: ok (where, gates) / failed (why) / not run."""
+    table = Table(title="Batch", title_justify="left", show_lines=True)
+    for col in ("trial file", "status", "output or reason"):
+        table.add_column(col, no_wrap=col == "status", overflow="fold")
+    for c in configs:
+        path = Path(c.trial_path)
+        if path in failures:
+            error = failures[path]
+            why = _WHY.get(exit_code_of(error), "error")
+            table.add_row(Text(path.name), Text("failed", style="red"), Text(f"{why}: {error}"))
+        elif path in outputs:
+            o = outputs[path]
+            gates = "" if o.diagnostics_passed else " (some fits FAILED their gates)"
+            table.add_row(Text(path.name), Text("ok", style="green"), Text(f"{o.out_dir}{gates}"))
+        else:
+            table.add_row(Text(path.name), Text("not run"), Text("the batch stopped before it"))
+    return table
+
+
 @app.command()
 def schema(
     out_file: Annotated[
