@@ -18,7 +18,7 @@ the numbers are the same, since every fit's seed derives from the run seed and i
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,7 +30,6 @@ from trial_reanalysis.analysis.run import (
     RunOutput,
     analyse_endpoint,
     selected_endpoints,
-    trial_endpoints,
     write_run,
 )
 from trial_reanalysis.analysis.trials.load import LoadedTrial, load_trial
@@ -128,6 +127,7 @@ def analyse(
     endpoints: Iterable[str] | None = None,
     seed: int = DEFAULT_SEED,
     allow_failed_diagnostics: bool = False,
+    priors: Mapping[str, str] | None = None,
 ) -> Reanalysis:
     """Analyse a trial's endpoints in this process and return them in memory.
 
@@ -136,14 +136,21 @@ def analyse(
         endpoints: names of the endpoints to analyse (the keys the file declares); all if None.
         seed: the run seed (same seed, same numbers as ``reanalysis run --seed``).
         allow_failed_diagnostics: let fits that fail their gates through (flagged).
+        priors: endpoint -> name of the prior to make primary (``reanalysis run --prior
+            ENDPOINT=NAME``), among those :func:`list_priors` lists for that endpoint.
 
     Raises:
-        InputError: an invalid trial file or an endpoint it does not declare.
+        InputError: an invalid trial file, an endpoint it does not declare, or a ``priors``
+            entry naming an endpoint without priors (or not analysed) or an unknown prior.
         DiagnosticsError: a fit failed its gates (unless allowed).
     """
     loaded = trial if isinstance(trial, LoadedTrial) else load_trial(trial)
     wanted = tuple(endpoints) if endpoints is not None else None
     names = selected_endpoints(loaded, wanted)
+    if priors:
+        from trial_reanalysis.analysis.endpoints.priors import choose_priors
+
+        loaded = choose_priors(loaded, priors, wanted, option="priors")
     done = {
         name: analyse_endpoint(kind, key, loaded, seed, allow_failed_diagnostics, out=None)
         for name, (kind, key) in names.items()
@@ -176,13 +183,29 @@ def _lognormal_ess(parameters: dict[str, Any]) -> float:
     return float(np.sqrt(np.linalg.det(np.linalg.inv(info1)) / np.linalg.det(cov)))
 
 
+def _ess(kind: str, s: Any) -> float:
+    """A prior's ESS in patients, counted as :data:`ESS_METHODS` says for its kind."""
+    if kind == "rate":
+        return s.parameters["alpha"] + s.parameters["beta"]
+    if kind == "time_to_event":
+        return _lognormal_ess(s.parameters)
+    return 16.0 / s.parameters["log_or_sigma"] ** 2
+
+
+def _source(kind: str, s: Any, loaded: LoadedTrial, key: str) -> str:
+    """Where a prior comes from: "trial file" or "package"."""
+    if kind == "comparison":
+        return "trial file" if loaded.trial.comparisons[key].priors else "package"
+    return "trial file" if {"trial file", "declared"} & set(s.tags) else "package"
+
+
 def list_priors(trial: LoadedTrial | str | Path | None = None) -> list[dict[str, Any]]:
     """Every prior every endpoint of a trial is analysed under, as plain data (``reanalysis
     priors``): the package's defaults and the trial file's own, exactly one primary per endpoint.
 
-    The priors come from the registries the analyses use (``models.rate.prior_registry`` through
-    ``rate_priors_of``, ``models.time_to_event.endpoint_priors``, ``models.comparison.
-    file_priors``), so the list is what a run fits.
+    The priors come from the registries the analyses use
+    (:func:`~trial_reanalysis.analysis.endpoints.priors.endpoint_priors_of`), so the list is what
+    a run fits; a trial analysed with chosen primaries (``analyse(priors=...)``) lists them.
 
     Args:
         trial: a loaded trial, a path to a trial file, or None for the seed trial.
@@ -197,55 +220,16 @@ def list_priors(trial: LoadedTrial | str | Path | None = None) -> list[dict[str,
     Raises:
         InputError: an invalid trial file.
     """
-    from trial_reanalysis.analysis.endpoints.rate import rate_priors_of
-    from trial_reanalysis.analysis.trials.checks import time_unit
-    from trial_reanalysis.models.comparison import file_priors
-    from trial_reanalysis.models.time_to_event import endpoint_priors
+    from trial_reanalysis.analysis.endpoints.priors import endpoint_priors_of
 
     loaded = trial if isinstance(trial, LoadedTrial) else load_trial(trial)
-    t = loaded.trial
     out: list[dict[str, Any]] = []
-    for name, (kind, key) in trial_endpoints(loaded).items():
-        if kind == "rate":
-            priors = [
-                _prior_entry(
-                    s,
-                    s.parameters["alpha"] + s.parameters["beta"],
-                    ESS_METHODS[kind],
-                    "trial file" if "trial file" in s.tags else "package",
-                )
-                for s in rate_priors_of(t, key).values()
-            ]
-            out.append(
-                _endpoint_entry(name, kind, t.rates[key].label, None, f"rates.{key}", priors)
-            )
-        elif kind == "time_to_event":
-            tte = t.time_to_event[key]
-            unit = time_unit(t, tte)
-            priors = [
-                _prior_entry(
-                    s,
-                    _lognormal_ess(s.parameters),
-                    ESS_METHODS[kind],
-                    "trial file" if "declared" in s.tags else "package",
-                )
-                for s in endpoint_priors(tte.priors, unit).values()
-            ]
-            where = f"time_to_event.{key}"
-            out.append(_endpoint_entry(name, kind, tte.label, unit, where, priors))
-        elif kind == "comparison":
-            for ckey, c in t.comparisons.items():
-                if c.grouping != key:
-                    continue
-                source = "trial file" if c.priors else "package"
-                priors = [
-                    _prior_entry(
-                        s, 16.0 / s.parameters["log_or_sigma"] ** 2, ESS_METHODS[kind], source
-                    )
-                    for s in file_priors(c.priors).values()
-                ]
-                where = f"comparisons.{key}.events.{ckey}"
-                out.append(_endpoint_entry(ckey, kind, c.label, None, where, priors))
+    for e in endpoint_priors_of(loaded):
+        priors = [
+            _prior_entry(s, _ess(e.kind, s), ESS_METHODS[e.kind], _source(e.kind, s, loaded, e.key))
+            for s in e.registry.values()
+        ]
+        out.append(_endpoint_entry(e.name, e.kind, e.label, e.unit, e.where, priors))
     return out
 
 

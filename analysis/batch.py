@@ -74,6 +74,7 @@ def run_batch(
     endpoints: Sequence[str] | None = None,
     on_error: Callable[[Path, Exception], None] | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    on_done: Callable[[Path, RunOutput], None] | None = None,
 ) -> list[RunOutput]:
     """Reanalyse every trial file, compiling each model once per process.
 
@@ -91,6 +92,8 @@ def run_batch(
             gates); the batch then goes on. Without it the first failure stops the batch and is
             raised (the files already finished stay written).
         progress: called as ``progress(message, files_done, n_files)``.
+        on_done: called as ``on_done(path, output)`` when a file has succeeded (its folder is
+            written), so a caller whose ``on_error`` stops the batch still knows what finished.
 
     Returns:
         The :class:`RunOutput` of each file that succeeded, in the order of ``paths``.
@@ -120,6 +123,8 @@ def run_batch(
             on_error(path, result)
         else:
             outputs[i] = result
+            if on_done is not None:
+                on_done(path, result)
         tell(f"{path.name} done", len(outputs), len(configs))
 
     if workers <= 1 or len(configs) == 1:

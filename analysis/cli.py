@@ -144,13 +144,49 @@ def committed_figures_dir(
     return folder if refresh and folder.is_dir() else None
 
 
+# Options that run, validate and batch share (one declaration each, so they cannot drift apart).
+TrialFileArg = Annotated[
+    Path | None,
+    typer.Argument(help="Trial file (TOML, see docs/trial-files.md). Default: the seed trial."),
+]
+SeedOpt = Annotated[int, typer.Option(help="Seed of every fit; same seed, same numbers.")]
+AllowFailedOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-failed-diagnostics",
+        help="Write the report even if a fit fails its gates (marked in red).",
+    ),
+]
+EndpointOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        help="Only this endpoint (repeatable): a key the trial file declares (seed: "
+        "burden_reduction, pfs, prior_therapy)."
+    ),
+]
+PriorOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--prior",
+        metavar="ENDPOINT=NAME",
+        help="Make NAME the primary prior of ENDPOINT (repeatable): one of the priors "
+        "'reanalysis priors TRIAL_FILE' lists for it, e.g. burden_reduction=jeffreys. The "
+        "headline, the follow-up priors and the key findings then use it.",
+    ),
+]
+
+
+def _prior_pairs(prior: list[str] | None) -> tuple[tuple[str, str], ...]:
+    """The ``--prior ENDPOINT=NAME`` values as pairs (InputError, exit 2, if malformed)."""
+    from trial_reanalysis.analysis.endpoints.priors import parse_prior_options
+
+    return tuple(parse_prior_options(prior or ()))
+
+
 @app.command()
 @handles_errors
 def run(
-    trial_file: Annotated[
-        Path | None,
-        typer.Argument(help="Trial file (TOML, see docs/trial-files.md). Default: the seed trial."),
-    ] = None,
+    trial_file: TrialFileArg = None,
     out_dir: Annotated[
         Path,
         typer.Option(
@@ -159,23 +195,10 @@ def run(
             "end). A folder holding other files is refused, never emptied.",
         ),
     ] = Path("results"),
-    seed: Annotated[int, typer.Option(help="Seed of every fit; same seed, same numbers.")] = (
-        DEFAULT_SEED
-    ),
-    allow_failed_diagnostics: Annotated[
-        bool,
-        typer.Option(
-            "--allow-failed-diagnostics",
-            help="Write the report even if a fit fails its gates (marked in red).",
-        ),
-    ] = False,
-    endpoint: Annotated[
-        list[str] | None,
-        typer.Option(
-            help="Only this endpoint (repeatable): a key the trial file declares (seed: "
-            "burden_reduction, pfs, prior_therapy)."
-        ),
-    ] = None,
+    seed: SeedOpt = DEFAULT_SEED,
+    allow_failed_diagnostics: AllowFailedOpt = False,
+    endpoint: EndpointOpt = None,
+    prior: PriorOpt = None,
     refresh_figures: Annotated[
         bool | None,
         typer.Option(
@@ -211,11 +234,10 @@ def run(
 ) -> None:
     """Run the full reanalysis and write results.json, report.md, report.html, tables (CSV),
     posteriors (netCDF) and figures (PNG) into --out."""
-    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
     from trial_reanalysis.analysis.run import RunConfig, run_analysis
 
-    # an --endpoint the trial file does not declare: run_analysis refuses it (exit 2) before work
+    # an --endpoint the trial file does not declare, or a bad --prior: run_analysis refuses it
+    # (exit 2) before any work
     signal.signal(signal.SIGTERM, _exit_on_signal)  # clean up (workers, staging) on SIGTERM too
     config = RunConfig(
         trial_path=trial_file,
@@ -226,8 +248,23 @@ def run(
         endpoints=tuple(endpoint) if endpoint else None,
         workers=workers,
         historical=historical_set(trial_file, historical, planners),
+        priors=_prior_pairs(prior),
     )
-    with Progress(
+    with _progress_display() as progress:
+        task = progress.add_task("loading the trial file", total=None)
+
+        def tell(step: str, i: int, n: int) -> None:
+            progress.update(task, description=step, completed=i, total=n)
+
+        output = run_analysis(config, progress=tell)
+    _print_run_summary(output)
+
+
+def _progress_display() -> Any:
+    """The progress display of run and batch (on stderr: stdout keeps the results)."""
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    return Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
         BarColumn(),
@@ -235,13 +272,11 @@ def run(
         TimeElapsedColumn(),
         console=err,
         transient=False,
-    ) as progress:
-        task = progress.add_task("loading the trial file", total=None)
+    )
 
-        def tell(step: str, i: int, n: int) -> None:
-            progress.update(task, description=step, completed=i, total=n)
 
-        output = run_analysis(config, progress=tell)
+def _print_run_summary(output: Any) -> None:
+    """Key findings, what was written where, and whether every fit passed its gates."""
     status = "[green]all fits passed their diagnostic gates[/]"
     if not output.diagnostics_passed:
         status = "[bold red]some fits FAILED their diagnostic gates (marked in the report)[/]"
@@ -333,29 +368,12 @@ def reconstruct_table_command(
 ) -> None:
     """List every 2x2 table (events of n_exposed, events of n_reference) whose P value lies in
     the interval the printed P stands for, in the reported direction."""
-    from trial_reanalysis.analysis.reconstruction.tables import TESTS, compatible_tables, p_interval
-    from trial_reanalysis.analysis.trials.validation import check_table_arguments
+    from trial_reanalysis.analysis.reconstruction.tables import compatible_tables
 
-    try:
-        number = float(p_value)
-    except ValueError:
-        number = None  # a printed form, read below
-    # the group sizes (and a numeric P) checked as before; a printed form is read by p_interval
-    check_table_arguments(0.5 if number is None else number, n_exposed, n_reference)
-    try:
-        lo, hi = p_interval(p_value if number is None else number, ns_threshold=ns_threshold)
-    except ValueError as error:
-        raise InputError("--p-value", "p-value", str(error)) from None
-    if exposed == reference:
-        raise InputError("--exposed", "exposed", "the two groups need different names")
+    number, (lo, hi), direction = _table_checks(
+        p_value, n_exposed, n_reference, more_frequent_in, exposed, reference, test, ns_threshold
+    )
     groups = (exposed, reference)
-    direction = None if more_frequent_in == "unknown" else more_frequent_in
-    if direction is not None and direction not in groups:
-        raise InputError(
-            "--more-frequent-in", "more-frequent-in", f"choose one of {[*groups, 'unknown']}"
-        )
-    if test not in TESTS:
-        raise InputError("--test", "test", f"{test!r}: choose one of {list(TESTS)}")
     rows = compatible_tables((lo, hi), n_exposed, n_reference, direction, groups=groups, test=test)
     if as_json:
         print(json.dumps(rows, indent=2))
@@ -375,6 +393,44 @@ def reconstruct_table_command(
     out.print(table)
     upper = "1]" if hi >= 1.0 else f"{hi:g})"
     out.print(f"{len(rows)} compatible tables (P in [{lo:g}, {upper})")
+
+
+def _table_checks(
+    p_value: str,
+    n_exposed: int,
+    n_reference: int,
+    more_frequent_in: str,
+    exposed: str,
+    reference: str,
+    test: str,
+    ns_threshold: float,
+) -> tuple[float | None, tuple[float, float], str | None]:
+    """reconstruct table's option checks: the P value as a number (None: a printed form), the
+    interval it stands for, and the direction (None: unknown)."""
+    from trial_reanalysis.analysis.reconstruction.tables import TESTS, p_interval
+    from trial_reanalysis.analysis.trials.validation import check_table_arguments
+
+    try:
+        number = float(p_value)
+    except ValueError:
+        number = None  # a printed form, read below
+    # the group sizes (and a numeric P) checked as before; a printed form is read by p_interval
+    check_table_arguments(0.5 if number is None else number, n_exposed, n_reference)
+    try:
+        interval = p_interval(p_value if number is None else number, ns_threshold=ns_threshold)
+    except ValueError as error:
+        raise InputError("--p-value", "p-value", str(error)) from None
+    if exposed == reference:
+        raise InputError("--exposed", "exposed", "the two groups need different names")
+    groups = (exposed, reference)
+    direction = None if more_frequent_in == "unknown" else more_frequent_in
+    if direction is not None and direction not in groups:
+        raise InputError(
+            "--more-frequent-in", "more-frequent-in", f"choose one of {[*groups, 'unknown']}"
+        )
+    if test not in TESTS:
+        raise InputError("--test", "test", f"{test!r}: choose one of {list(TESTS)}")
+    return number, interval, direction
 
 
 @reconstruct_app.command("km")
@@ -422,6 +478,49 @@ def reconstruct_km_command(
     )
 
 
+# plan's longer options, declared apart so that the command reads as a list of them
+_PlanDesignPriorOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Design prior: the prior over the true rate (or median) for the assurance and "
+        "the prior predictive; a follow-up prior's name (default: the primary, first one) "
+        "or, with --map-prior, a prior of that file."
+    ),
+]
+_PlanAnalysisPriorOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Prior of the final analysis: 'a,b' for Beta(a, b) or a follow-up prior's name "
+        "(default Beta(1, 1))."
+    ),
+]
+_PlanAccrualMonthsOpt = Annotated[
+    float, typer.Option(help="Time to event only: uniform accrual period (endpoint's unit).")
+]
+_PlanFollowupMonthsOpt = Annotated[
+    float,
+    typer.Option(help="Time to event only: follow-up after the last patient (inf: none)."),
+]
+_PlanThresholdMonthsOpt = Annotated[
+    float | None,
+    typer.Option(help="Time to event only: success if the KM median exceeds this."),
+]
+_PlanMapPriorOpt = Annotated[
+    Path | None,
+    typer.Option(
+        help="Time to event only: a MAP prior on the log median (JSON of 'reanalysis prior "
+        "map') as the design prior."
+    ),
+]
+_PlanShapeOpt = Annotated[
+    float | None,
+    typer.Option(
+        help="With --map-prior: fixed Weibull shape (default: the log-shape prior of the "
+        "endpoint's primary follow-up prior)."
+    ),
+]
+
+
 @app.command()
 @handles_errors
 def plan(
@@ -429,24 +528,11 @@ def plan(
     endpoint: Annotated[str, typer.Option(help="Endpoint whose prior to use.")] = (
         "burden_reduction"
     ),
-    design_prior: Annotated[
-        str | None,
-        typer.Option(
-            help="Design prior: the prior over the true rate (or median) for the assurance and "
-            "the prior predictive; a follow-up prior's name (default: the primary, first one) "
-            "or, with --map-prior, a prior of that file."
-        ),
-    ] = None,
+    design_prior: _PlanDesignPriorOpt = None,
     prior: Annotated[
         str | None, typer.Option(help="Alias of --design-prior (kept for old scripts).")
     ] = None,
-    analysis_prior: Annotated[
-        str | None,
-        typer.Option(
-            help="Prior of the final analysis: 'a,b' for Beta(a, b) or a follow-up prior's name "
-            "(default Beta(1, 1))."
-        ),
-    ] = None,
+    analysis_prior: _PlanAnalysisPriorOpt = None,
     n: Annotated[int, typer.Option(help="Patients in the follow-up trial.")] = 40,
     p0: Annotated[float, typer.Option(help="Uninteresting rate (null).")] = 0.05,
     p1: Annotated[float, typer.Option(help="Target rate (alternative).")] = 0.20,
@@ -456,31 +542,11 @@ def plan(
     alpha: Annotated[
         float, typer.Option(help="Type I error the calibrated rule keeps to (binary).")
     ] = 0.05,
-    accrual_months: Annotated[
-        float, typer.Option(help="Time to event only: uniform accrual period (endpoint's unit).")
-    ] = 12.0,
-    followup_months: Annotated[
-        float,
-        typer.Option(help="Time to event only: follow-up after the last patient (inf: none)."),
-    ] = 12.0,
-    threshold_months: Annotated[
-        float | None,
-        typer.Option(help="Time to event only: success if the KM median exceeds this."),
-    ] = None,
-    map_prior: Annotated[
-        Path | None,
-        typer.Option(
-            help="Time to event only: a MAP prior on the log median (JSON of 'reanalysis prior "
-            "map') as the design prior."
-        ),
-    ] = None,
-    shape: Annotated[
-        float | None,
-        typer.Option(
-            help="With --map-prior: fixed Weibull shape (default: the log-shape prior of the "
-            "endpoint's primary follow-up prior)."
-        ),
-    ] = None,
+    accrual_months: _PlanAccrualMonthsOpt = 12.0,
+    followup_months: _PlanFollowupMonthsOpt = 12.0,
+    threshold_months: _PlanThresholdMonthsOpt = None,
+    map_prior: _PlanMapPriorOpt = None,
+    shape: _PlanShapeOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Plan a single-arm follow-up trial with a prior exported by a run.
@@ -492,23 +558,11 @@ def plan(
     Time to event (--endpoint pfs --threshold-months T): assurance that the trial's KM median
     exceeds T, by seeded simulation of 10^4 trials under the exported prior or a MAP prior."""
     from trial_reanalysis.analysis.planning.plan import plan_command
-    from trial_reanalysis.analysis.trials.validation import check_plan_arguments
 
-    if prior is not None and design_prior is not None and prior != design_prior:
-        raise InputError("--prior", "prior", "alias of --design-prior: give one of them")
-    check_plan_arguments(
-        n=n,
-        p0=p0,
-        p1=p1,
-        success_prob=success_prob,
-        accrual_months=accrual_months,
-        followup_months=followup_months,
-        threshold_months=threshold_months,
-    )
-    if not 0 < alpha < 1:
-        raise InputError("--alpha", "alpha", f"{alpha} must lie strictly between 0 and 1")
-    if shape is not None and not (0 < shape < float("inf")):
-        raise InputError("--shape", "shape", f"{shape} must be a finite positive number")
+    _plan_checks(
+        prior, design_prior, n, p0, p1, success_prob, alpha, accrual_months, followup_months,
+        threshold_months, shape,
+    )  # fmt: skip
     text = plan_command(
         results,
         endpoint,
@@ -530,16 +584,223 @@ def plan(
     print(text)
 
 
+def _plan_checks(
+    prior: str | None,
+    design_prior: str | None,
+    n: int,
+    p0: float,
+    p1: float,
+    success_prob: float,
+    alpha: float,
+    accrual_months: float,
+    followup_months: float,
+    threshold_months: float | None,
+    shape: float | None,
+) -> None:
+    """plan's option checks, before any work (InputError naming the option: exit 2)."""
+    from trial_reanalysis.analysis.trials.validation import check_plan_arguments
+
+    if prior is not None and design_prior is not None and prior != design_prior:
+        raise InputError("--prior", "prior", "alias of --design-prior: give one of them")
+    check_plan_arguments(
+        n=n,
+        p0=p0,
+        p1=p1,
+        success_prob=success_prob,
+        accrual_months=accrual_months,
+        followup_months=followup_months,
+        threshold_months=threshold_months,
+    )
+    if not 0 < alpha < 1:
+        raise InputError("--alpha", "alpha", f"{alpha} must lie strictly between 0 and 1")
+    if shape is not None and not (0 < shape < float("inf")):
+        raise InputError("--shape", "shape", f"{shape} must be a finite positive number")
+
+
 @app.command()
 @handles_errors
-def validate(trial_file: Annotated[Path, typer.Argument(help="Trial file to check.")]) -> None:
-    """Check a trial file and say what is wrong (exit code 2) or that it is valid."""
-    from trial_reanalysis.analysis.trials.load import load_trial
+def validate(
+    trial_file: TrialFileArg = None,
+    endpoint: EndpointOpt = None,
+    prior: PriorOpt = None,
+) -> None:
+    """Check a trial file, and the --endpoint and --prior choices a run would make with it: say
+    what is wrong (exit code 2, as run would) or that it is valid."""
+    from trial_reanalysis.analysis.paths import DEFAULT_TRIAL
+    from trial_reanalysis.analysis.run import RunConfig, prepare_trial
 
-    loaded = load_trial(trial_file)
+    config = RunConfig(
+        trial_path=trial_file,
+        endpoints=tuple(endpoint) if endpoint else None,
+        priors=_prior_pairs(prior),
+    )
+    loaded, names = prepare_trial(config)  # exactly the checks run makes before any work
     version = loaded.schema_version_read
     read = f"schema version {version}" + (", migrated to 2" if version != 2 else "")
-    out.print(f"{escape(str(trial_file))}: valid ({read})")
+    out.print(f"{escape(str(trial_file or DEFAULT_TRIAL))}: valid ({read})")
+    if endpoint:
+        out.print(Text(f"endpoints: {', '.join(names)}"))
+    for _, key, name in loaded.chosen_priors:
+        out.print(Text(f"primary prior of {key}: {name}"))
+
+
+class _BatchStopped(Exception):
+    """The first failing file of a batch run without --keep-going (stops the batch)."""
+
+    def __init__(self, path: Path, error: Exception) -> None:
+        super().__init__(f"{path}: {error}")
+        self.path, self.error = path, error
+
+
+def exit_code_of(error: BaseException) -> int:
+    """The exit code a failure maps to: 2 bad input, 3 failed diagnostics, 1 anything else
+    (as :func:`handles_errors` maps them for a single command)."""
+    if isinstance(error, ReanalysisError):
+        return error.exit_code
+    return 2 if isinstance(error, ValueError) else 1
+
+
+_WHY = {2: "bad input", 3: "failed diagnostics", 1: "error"}
+
+
+@app.command()
+@handles_errors
+def batch(
+    files: Annotated[
+        list[Path],
+        typer.Argument(metavar="FILE", help="Trial files (TOML); each writes OUT/<stem>/."),
+    ],
+    out_dir: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            help="Folder of the batch: OUT/<stem> per file, each new, empty or written by an "
+            "earlier run (replaced whole); OUT itself is never emptied.",
+        ),
+    ],
+    seed: SeedOpt = DEFAULT_SEED,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Processes the files run in (default: one per file, up to the number of "
+            "cores; 1 runs them one after another here). Same numbers either way.",
+        ),
+    ] = None,
+    endpoint: EndpointOpt = None,
+    allow_failed_diagnostics: AllowFailedOpt = False,
+    keep_going: Annotated[
+        bool,
+        typer.Option(
+            "--keep-going",
+            help="Run every file even if some fail; the exit code is then the largest of the "
+            "failures' (2 input, 3 diagnostics, 1 other). Default: stop at the first failure.",
+        ),
+    ] = False,
+) -> None:
+    """Reanalyse many trial files, each model compiled once per process: every file's run is
+    exactly 'reanalysis run FILE --out OUT/<stem>' with the same options (same numbers), and a
+    summary table at the end lists each file: ok or failed (why)."""
+    from trial_reanalysis.analysis.batch import batch_configs
+
+    signal.signal(signal.SIGTERM, _exit_on_signal)  # stop the workers, remove staging folders
+    configs = batch_configs(
+        files,
+        out_dir,
+        seed=seed,
+        allow_failed_diagnostics=allow_failed_diagnostics,
+        endpoints=endpoint,
+    )
+    _check_batch_folders(out_dir, configs)
+    outputs, failures, stopped = _run_batch_with_progress(configs, out_dir, workers, keep_going)
+    out.print(_batch_table(configs, outputs, failures))
+    codes = [exit_code_of(e) for e in failures.values()]
+    if stopped is not None:
+        why = _WHY.get(exit_code_of(stopped.error), "error")
+        say_error(f"{stopped.path} failed ({why}), the batch stopped there: {stopped.error}")
+    elif codes:
+        say_error(f"{len(codes)} of {len(configs)} trial files failed")
+    if codes:
+        raise typer.Exit(max(codes))
+
+
+def _check_batch_folders(out_dir: Path, configs: list[Any]) -> None:
+    """OUT and every OUT/<stem> under the output-folder rules, before any file runs."""
+    from trial_reanalysis.analysis.outdir import check_batch_dir, check_output_dir
+
+    check_batch_dir(out_dir, [c.trial_path for c in configs])
+    for c in configs:
+        check_output_dir(c.out_dir, [c.trial_path])
+
+
+def _run_batch_with_progress(
+    configs: list[Any], out_dir: Path, workers: int | None, keep_going: bool
+) -> tuple[dict[Path, Any], dict[Path, Exception], _BatchStopped | None]:
+    """Run the batch with a progress line per file; a failure is named when it happens.
+
+    Returns each finished file's output and each failure by trial path, and the failure that
+    stopped the batch (None with --keep-going or when none failed).
+    """
+    from trial_reanalysis.analysis.batch import run_batch
+
+    failures: dict[Path, Exception] = {}  # configs is not empty (batch_configs refuses that)
+
+    def on_error(path: Path, error: Exception) -> None:
+        failures[path] = error
+        if not keep_going:  # named once, by batch(), after the summary
+            raise _BatchStopped(path, error)
+        progress.console.print(Text(f"failed: {path.name}: {error}", style="red"))
+
+    outputs: dict[Path, Any] = {}
+    stopped = None
+
+    def on_done(path: Path, output: Any) -> None:
+        outputs[path] = output
+        progress.console.print(Text(f"ok: {path.name} -> {output.out_dir}"))
+
+    with _progress_display() as progress:
+        task = progress.add_task("starting the batch", total=len(configs))
+
+        def tell(step: str, i: int, n: int) -> None:
+            progress.update(task, description=step, completed=len(outputs) + len(failures))
+
+        try:
+            run_batch(
+                [c.trial_path for c in configs],
+                out_dir,
+                seed=configs[0].seed,
+                workers=workers,
+                allow_failed_diagnostics=configs[0].allow_failed_diagnostics,
+                endpoints=configs[0].endpoints,
+                on_error=on_error,
+                progress=tell,
+                on_done=on_done,
+            )
+        except _BatchStopped as exc:
+            stopped = exc
+    return outputs, failures, stopped
+
+
+def _batch_table(
+    configs: list[Any], outputs: dict[Path, Any], failures: dict[Path, Exception]
+) -> Table:
+    """One row per trial file: ok (where, gates) / failed (why) / not run."""
+    table = Table(title="Batch", title_justify="left", show_lines=True)
+    for col in ("trial file", "status", "output or reason"):
+        table.add_column(col, no_wrap=col == "status", overflow="fold")
+    for c in configs:
+        path = Path(c.trial_path)
+        if path in failures:
+            error = failures[path]
+            why = _WHY.get(exit_code_of(error), "error")
+            table.add_row(Text(path.name), Text("failed", style="red"), Text(f"{why}: {error}"))
+        elif path in outputs:
+            o = outputs[path]
+            gates = "" if o.diagnostics_passed else " (some fits FAILED their gates)"
+            table.add_row(Text(path.name), Text("ok", style="green"), Text(f"{o.out_dir}{gates}"))
+        else:
+            table.add_row(Text(path.name), Text("not run"), Text("the batch stopped before it"))
+    return table
 
 
 @app.command()
@@ -617,6 +878,34 @@ def design(
     posterior (Thall-Simon), predictive (Lee-Liu) and bop2 (Zhou-Lee-Yuan) are calibrated on a
     grid to type I error <= --alpha with maximum power; simon prints Simon's optimal and minimax
     designs for --alpha and --power."""
+    analysis_prior, dprior = _design_checks(
+        method, p0, p1, alpha, power, prior_a, prior_b, prior_json, prior, design_prior, endpoint
+    )
+    designs, records = _design_records(
+        method, p0, p1, looks, alpha, power, analysis_prior, dprior, design_prior, efficacy
+    )
+    if as_json:
+        print(json.dumps({"method": method, "p0": p0, "p1": p1, "designs": records}, indent=2))
+        return
+    for d, rec in zip(designs, records, strict=True):
+        _print_design(d, rec, design_prior)
+
+
+def _design_checks(
+    method: str,
+    p0: float,
+    p1: float,
+    alpha: float,
+    power: float,
+    prior_a: float,
+    prior_b: float,
+    prior_json: Path | None,
+    prior: str | None,
+    design_prior: str | None,
+    endpoint: str,
+) -> tuple[Any, Any]:
+    """design's option checks (InputError naming the option); returns the analysis prior (a
+    Beta (a, b) or a prior of --prior-json) and the design prior (None: no assurance)."""
     from trial_reanalysis.analysis.planning import sequential as seq
 
     if method not in seq.METHODS:
@@ -638,6 +927,23 @@ def design(
         analysis_prior = _design_prior_from_json(prior_json, endpoint, prior, "--prior")
     if prior_json is not None and design_prior is not None:
         dprior = _design_prior_from_json(prior_json, endpoint, design_prior, "--design-prior")
+    return analysis_prior, dprior
+
+
+def _design_records(
+    method: str,
+    p0: float,
+    p1: float,
+    looks: str | None,
+    alpha: float,
+    power: float,
+    analysis_prior: Any,
+    dprior: Any,
+    design_prior: str | None,
+    efficacy: bool,
+) -> tuple[list[Any], list[dict[str, Any]]]:
+    """The designs (Simon's two, or the calibrated one) and, per design, what --json prints."""
+    from trial_reanalysis.analysis.planning import sequential as seq
 
     if method == "simon":
         designs = seq.simon_sequential(p0, p1, alpha, power)
@@ -672,46 +978,47 @@ def design(
                 "design_prior": design_prior,
             }
         )
-    if as_json:
-        print(json.dumps({"method": method, "p0": p0, "p1": p1, "designs": records}, indent=2))
-        return
-    for d, rec in zip(designs, records, strict=True):
-        params = ", ".join(f"{k} = {v:g}" for k, v in d.parameters.items())
-        table = Table(title=f"{d.label} ({params})")
-        for col in ("look", "patients", "futility: stop if x <=", "efficacy: stop if x >="):
-            table.add_column(col)
-        for row in d.boundary_rows():
-            last = row["look"] == len(d.looks)
-            fut = "-" if row["futility"] is None else str(row["futility"])
-            eff = "-" if row["efficacy"] is None else str(row["efficacy"])
-            table.add_row(
-                str(row["look"]),
-                str(row["n"]),
-                f"fail if x <= {fut}" if last else fut,
-                f"success if x >= {eff}" if last else eff,
-            )
-        out.print(table)
-        oc_table = Table(title="Exact operating characteristics")
-        for col in ("", "rate", "P(reject H0)", "PET", "PET fut.", "PET eff.", "EN"):
-            oc_table.add_column(col)
-        for key, name in (("p0", "type I error"), ("p1", "power")):
-            oc = rec["oc"][key]
-            oc_table.add_row(
-                name,
-                f"{oc['rate']:g}",
-                f"{oc['reject']:.4f}",
-                f"{oc['pet']:.4f}",
-                f"{oc['pet_futility']:.4f}",
-                f"{oc['pet_efficacy']:.4f}",
-                f"{oc['expected_n']:.2f}",
-            )
-        out.print(oc_table)
-        if rec["assurance"] is not None:
-            a = rec["assurance"]
-            out.print(
-                f"assurance under design prior '{design_prior}': {a['reject']:.4f} "
-                f"(expected n {a['expected_n']:.2f})"
-            )
+    return designs, records
+
+
+def _print_design(d: Any, rec: dict[str, Any], design_prior: str | None) -> None:
+    """One design's boundaries, exact operating characteristics and assurance, as tables."""
+    params = ", ".join(f"{k} = {v:g}" for k, v in d.parameters.items())
+    table = Table(title=f"{d.label} ({params})")
+    for col in ("look", "patients", "futility: stop if x <=", "efficacy: stop if x >="):
+        table.add_column(col)
+    for row in d.boundary_rows():
+        last = row["look"] == len(d.looks)
+        fut = "-" if row["futility"] is None else str(row["futility"])
+        eff = "-" if row["efficacy"] is None else str(row["efficacy"])
+        table.add_row(
+            str(row["look"]),
+            str(row["n"]),
+            f"fail if x <= {fut}" if last else fut,
+            f"success if x >= {eff}" if last else eff,
+        )
+    out.print(table)
+    oc_table = Table(title="Exact operating characteristics")
+    for col in ("", "rate", "P(reject H0)", "PET", "PET fut.", "PET eff.", "EN"):
+        oc_table.add_column(col)
+    for key, name in (("p0", "type I error"), ("p1", "power")):
+        oc = rec["oc"][key]
+        oc_table.add_row(
+            name,
+            f"{oc['rate']:g}",
+            f"{oc['reject']:.4f}",
+            f"{oc['pet']:.4f}",
+            f"{oc['pet_futility']:.4f}",
+            f"{oc['pet_efficacy']:.4f}",
+            f"{oc['expected_n']:.2f}",
+        )
+    out.print(oc_table)
+    if rec["assurance"] is not None:
+        a = rec["assurance"]
+        out.print(
+            f"assurance under design prior '{design_prior}': {a['reject']:.4f} "
+            f"(expected n {a['expected_n']:.2f})"
+        )
 
 
 prior_app = typer.Typer(
@@ -761,6 +1068,29 @@ def prior_map_command(
     mixture (K by BIC), robustified with a vague component, with its ESS."""
     from trial_reanalysis.analysis.planning import historical as hist
 
+    kind, entries = _map_entries(trials, endpoint, kind, historical, map_name)
+    if tau_scale is not None and not tau_scale > 0:
+        raise InputError("--tau-scale", str(tau_scale), "must be > 0")
+    result = hist.historical_map(kind, entries, seed=seed, tau_scale=tau_scale)
+    text = json.dumps(result, indent=2, allow_nan=False) + "\n"
+    if out_file is not None:
+        out_file.write_text(text)
+    if as_json:
+        sys.stdout.write(text)
+        return
+    _print_map(result, kind)
+
+
+def _map_entries(
+    trials: list[str] | None,
+    endpoint: str | None,
+    kind: str | None,
+    historical: Path | None,
+    map_name: str,
+) -> tuple[str, list[Any]]:
+    """The MAP prior's kind and trials: the FILE[:KEY] given, else a map of the historical set."""
+    from trial_reanalysis.analysis.planning import historical as hist
+
     if trials:
         entries = [hist.parse_entry(spec, endpoint) for spec in trials]
         first = entries[0]
@@ -774,15 +1104,11 @@ def prior_map_command(
         kind = sets[map_name]["kind"]
     if kind not in ("rate", "median"):
         raise InputError("--kind", str(kind), "must be rate or median")
-    if tau_scale is not None and not tau_scale > 0:
-        raise InputError("--tau-scale", str(tau_scale), "must be > 0")
-    result = hist.historical_map(kind, entries, seed=seed, tau_scale=tau_scale)
-    text = json.dumps(result, indent=2, allow_nan=False) + "\n"
-    if out_file is not None:
-        out_file.write_text(text)
-    if as_json:
-        sys.stdout.write(text)
-        return
+    return kind, entries
+
+
+def _print_map(result: dict[str, Any], kind: str) -> None:
+    """The trials and their shrinkage, the between-trial sd, and each prior with its ESS."""
     table = Table(title=f"MAP prior ({kind}): trials and their shrinkage")
     for col in ("trial", "reported", "shrunk (posterior median, 95 % CrI)"):
         table.add_column(col)

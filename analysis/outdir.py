@@ -13,6 +13,9 @@ Rules (checked before any work starts; a refusal is an :class:`InputError`, exit
   renames (old -> backup, new -> ``DIR``) with SIGINT/SIGTERM blocked between them; if the second
   rename fails, the backup is renamed back. So a failure at any point leaves the old results or
   the new ones, whole.
+- ``reanalysis batch --out DIR`` writes ``DIR/<stem>`` per trial file, each a run folder under the
+  rules above; ``DIR`` itself is never replaced, so only its place is checked
+  (:func:`check_batch_dir`).
 - A lock (``fcntl.flock`` on a hidden ``.DIR.lock`` file beside ``DIR``, released by the kernel
   when the process dies) makes a second concurrent run into the same folder stop at once with a
   clear message instead of racing on the final rename.
@@ -67,6 +70,26 @@ def check_output_dir(out: Path, inputs: Iterable[Path] = ()) -> Path:
         inputs: files the run reads (trial file, CSVs): their folders are never replaced.
     """
     given = out
+    out = _check_place(out, inputs)
+    if out.is_dir():
+        foreign = _files_not_written_by_us(out)
+        if foreign:
+            shown = ", ".join(foreign[:3]) + (
+                f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
+            )
+            raise InputError(
+                "--out",
+                str(given),
+                f"holds files this package did not write ({shown}); a run replaces its output "
+                "folder, so name a new or empty folder, or move those files away",
+            )
+    return out
+
+
+def _check_place(out: Path, inputs: Iterable[Path]) -> Path:
+    """The resolved ``out`` unless it is a file, a folder never to replace (the root, the home
+    folder, the current folder or one holding it, the repository root) or holds an input file."""
+    given = out
     if out.exists() and not out.is_dir():
         raise InputError("--out", str(given), "exists and is not a folder; choose a folder")
     out = out.resolve()
@@ -89,19 +112,19 @@ def check_output_dir(out: Path, inputs: Iterable[Path] = ()) -> Path:
                 str(given),
                 f"holds the input file {path}; name a new folder for the results",
             )
-    if out.is_dir():
-        foreign = _files_not_written_by_us(out)
-        if foreign:
-            shown = ", ".join(foreign[:3]) + (
-                f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
-            )
-            raise InputError(
-                "--out",
-                str(given),
-                f"holds files this package did not write ({shown}); a run replaces its output "
-                "folder, so name a new or empty folder, or move those files away",
-            )
     return out
+
+
+def check_batch_dir(out: Path, inputs: Iterable[Path] = ()) -> Path:
+    """The resolved folder of ``reanalysis batch --out DIR``, if a batch may write into it.
+
+    A batch never replaces or empties ``DIR`` itself: it writes one run folder per trial file,
+    ``DIR/<stem>``, each checked by :func:`check_output_dir` (new, empty or written by a run).
+    So ``DIR`` may hold other files; it is refused (:class:`InputError`) where a run's folder is
+    refused whatever it holds: an existing file, the root, the home folder, the current folder
+    or one holding it, the repository root, or a folder holding an input file (a trial file).
+    """
+    return _check_place(out, inputs)
 
 
 def _files_not_written_by_us(out: Path) -> list[str]:

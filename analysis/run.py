@@ -94,6 +94,9 @@ class RunConfig:
     historical: Path | None = None
     #: NUTS settings of every fit (None: the package's defaults); shorter ones for tests.
     sampler: SamplerSettings | None = None
+    #: The primary prior chosen per endpoint (``--prior ENDPOINT=NAME``, repeatable) as (endpoint,
+    #: prior name) pairs, the endpoint named as ``reanalysis priors`` lists it; () : the defaults.
+    priors: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -182,6 +185,27 @@ def selected_endpoints(
     return {n: v for n, v in declared.items() if wanted is None or n in wanted}
 
 
+def prepare_trial(config: RunConfig) -> tuple[LoadedTrial, dict[str, tuple[str, str]]]:
+    """Load the trial and check the run's options against it, before any work: what ``run``
+    does first and all that ``validate`` does.
+
+    Returns:
+        The loaded trial (with the chosen primary priors recorded) and the endpoints to analyse
+        (:func:`selected_endpoints`).
+
+    Raises:
+        InputError: an invalid trial file, an ``--endpoint`` it does not declare, or a bad
+            ``--prior`` choice (:func:`~trial_reanalysis.analysis.endpoints.priors.choose_priors`).
+    """
+    loaded = load_trial(config.trial_path)
+    names = selected_endpoints(loaded, config.endpoints)
+    if config.priors:  # the registries import the models: only when a choice is made
+        from trial_reanalysis.analysis.endpoints.priors import choose_priors
+
+        loaded = choose_priors(loaded, config.priors, config.endpoints)
+    return loaded, names
+
+
 def run_analysis(
     config: RunConfig, progress: Callable[[str, int, int], None] | None = None
 ) -> RunOutput:
@@ -200,8 +224,7 @@ def run_analysis(
         InputError: the trial file is invalid (nothing is written).
         DiagnosticsError: a fit failed its gates and failures are not allowed (nothing is written).
     """
-    loaded = load_trial(config.trial_path)
-    names = selected_endpoints(loaded, config.endpoints)
+    loaded, names = prepare_trial(config)
     tell = progress or (lambda *_: None)
     workers = config.workers
     if workers is None and not _safe_to_spawn():

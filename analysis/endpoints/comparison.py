@@ -74,7 +74,7 @@ from trial_reanalysis.models.comparison import (
     report_from_counts,
     restrict_to_counts,
 )
-from trial_reanalysis.models.priors import PriorScenario, primary
+from trial_reanalysis.models.priors import PriorScenario, primary, with_primary
 
 MODEL_NAME = "comparison"
 #: Fixed splits of the sensitivity analysis, as fractions of the enrolment in the exposed group.
@@ -682,7 +682,7 @@ def analyse_comparisons(
     primary_fits: list[az.InferenceData] = []
     for ckey, c in comps.items():
         sign = _sign(c, grouping)
-        priors = file_priors(c.priors)
+        priors = with_primary(file_priors(c.priors), loaded.chosen_prior("comparison", ckey))
         prior_main = primary(priors)
         event = _fit_event(loaded, key, ckey, priors, scenarios, {**run, "sign": sign})
         report = event.reports[first.label][0]

@@ -55,7 +55,7 @@ from trial_reanalysis.analysis.reconstruction.rates import proportion_ci
 from trial_reanalysis.analysis.trials.checks import rate_report_of
 from trial_reanalysis.analysis.trials.load import LoadedTrial
 from trial_reanalysis.analysis.trials.v2 import Rate, TrialV2
-from trial_reanalysis.models.priors import PriorScenario
+from trial_reanalysis.models.priors import PriorScenario, with_primary
 from trial_reanalysis.models.rate import (
     MIN_CANDIDATES,
     RATE,
@@ -611,7 +611,7 @@ def analyse_rate(
     rate = trial.rates[key]
     enrolled = trial.enrolled.value
     design = rate_design(trial, key)
-    priors = rate_priors_of(trial, key)
+    priors = with_primary(rate_priors_of(trial, key), loaded.chosen_prior("rate", key))
     primary = primary_name(priors)
     cands = candidates_of(loaded, key)
     level = rate.ci_level

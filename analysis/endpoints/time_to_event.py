@@ -71,7 +71,7 @@ from trial_reanalysis.analysis.trials.validation import (
     MAX_CENSORING_FRACTION,
     MIN_PFS_N_AT_RISK,
 )
-from trial_reanalysis.models.priors import PriorScenario, primary
+from trial_reanalysis.models.priors import PriorScenario, primary, with_primary
 from trial_reanalysis.models.time_to_event import (
     MEDIAN,
     PATIENT_DATA_KEYS,
@@ -684,7 +684,9 @@ def analyse_time_to_event(
     printed = _printed_summary(tte, warnings)
     sets = assumption_sets(loaded, key)
     times = survival_times(tte, unit)
-    priors = endpoint_priors(tte.priors, unit)
+    priors = with_primary(
+        endpoint_priors(tte.priors, unit), loaded.chosen_prior("time_to_event", key)
+    )
     primary_prior = primary(priors)
     landmarks_in = [
         (lm.time, lm.percent, None if lm.ci_percent is None else tuple(lm.ci_percent))

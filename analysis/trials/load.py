@@ -37,6 +37,9 @@ class LoadedTrial(BaseModel):
         sha256: SHA-256 of its bytes (provenance).
         trial: the validated content, in schema version 2 terms.
         schema_version_read: the version the file was written in (1: migrated on load).
+        chosen_priors: the primary prior a user chose per endpoint (``--prior ENDPOINT=NAME``),
+            as sorted (kind, file key, prior name) triples; a comparison's key is its event's.
+            Set by ``analysis.run.choose_priors`` (checked there); empty: each registry's own.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -45,21 +48,35 @@ class LoadedTrial(BaseModel):
     sha256: str
     trial: TrialV2
     schema_version_read: int = SCHEMA_VERSION
+    chosen_priors: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def base(self) -> Path:
         """The folder the trial file's relative CSV paths start from."""
         return Path(self.path).parent
 
+    def chosen_prior(self, kind: str, key: str) -> str | None:
+        """The primary prior chosen for endpoint ``key`` of ``kind``, or None (the default)."""
+        return next((n for k, e, n in self.chosen_priors if (k, e) == (kind, key)), None)
+
     def __reduce__(self) -> tuple:
         """Pickle as plain data, validated again on load (worker processes receive trials)."""
         dump = self.trial.model_dump(mode="json")
-        return (_loaded_from_dump, (self.path, self.sha256, dump, self.schema_version_read))
+        args = (self.path, self.sha256, dump, self.schema_version_read, self.chosen_priors)
+        return (_loaded_from_dump, args)
 
 
-def _loaded_from_dump(path: str, sha256: str, dump: dict[str, Any], version: int) -> LoadedTrial:
+def _loaded_from_dump(
+    path: str,
+    sha256: str,
+    dump: dict[str, Any],
+    version: int,
+    chosen: tuple[tuple[str, str, str], ...] = (),
+) -> LoadedTrial:
     trial = TrialV2.model_validate(dump)
-    return LoadedTrial(path=path, sha256=sha256, trial=trial, schema_version_read=version)
+    return LoadedTrial(
+        path=path, sha256=sha256, trial=trial, schema_version_read=version, chosen_priors=chosen
+    )
 
 
 def _model_names(*modules: Any) -> frozenset[str]:
