@@ -238,3 +238,63 @@ def test_invalid_draws_raise() -> None:
             {"burden_reduction": {"burden_reduction_rate": np.linspace(0.1, 0.5, 50)}},
             robust_weight=1.5,
         )
+
+
+def test_logsumexp_rows_gives_scipys_bits() -> None:
+    """The mixture fit's logsumexp is SciPy's to the last bit: rows, columns, the whole array,
+    ties of the maximum, -inf entries, an all -inf slice and a +inf entry."""
+    from scipy import special
+
+    from trial_reanalysis.analysis.planning.followup import logsumexp_rows
+
+    rng = np.random.default_rng(3)
+    comp = rng.normal(-40.0, 15.0, size=(3, 2000))
+    comp[1, 5] = comp[0, 5]  # a tie for the maximum of column 5
+    comp[:, 7] = -np.inf  # an all -inf column: -inf
+    comp[2, 9] = -np.inf
+    comp[0, 11] = np.inf
+    with np.errstate(invalid="ignore"):
+        for axis in (0, 1, None):
+            np.testing.assert_array_equal(
+                logsumexp_rows(comp, axis=axis), special.logsumexp(comp, axis=axis)
+            )
+    lw = np.array([0.0, -3.25, 17.5])
+    assert logsumexp_rows(lw) == special.logsumexp(lw)
+    assert logsumexp_rows(np.array([0.0, 0.0])) == special.logsumexp([0.0, 0.0])  # a tie
+
+
+def test_beta_logpdf_rows_gives_scipys_bits() -> None:
+    """The EM's Beta log densities are scipy.stats.beta.logpdf to the last bit (a = 1 too)."""
+    from scipy import special
+
+    from trial_reanalysis.analysis.planning.followup import _beta_logpdf_rows
+
+    rng = np.random.default_rng(4)
+    x = np.clip(rng.beta(2.0, 5.0, size=3000), 1e-12, 1 - 1e-12)
+    a, b = np.array([0.05, 1.0, 14.7, 900.0]), np.array([1.0, 0.3, 33.1, 2500.0])
+    got = _beta_logpdf_rows(special.xlogy(1.0, x), special.xlog1py(1.0, -x), a, b)
+    np.testing.assert_array_equal(got, stats.beta.logpdf(x[None, :], a[:, None], b[:, None]))
+
+
+def test_mixture_fit_is_unchanged_by_the_fast_helpers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fitting with SciPy's own logsumexp and Beta logpdf in place of the fast helpers gives the
+    same mixtures and BICs to the last bit (one- and two-component draws)."""
+    from scipy import special
+
+    import trial_reanalysis.analysis.planning.followup as followup
+
+    rng = np.random.default_rng(5)
+    two = np.where(rng.random(3000) < 0.6, rng.beta(5, 30, 3000), rng.beta(20, 10, 3000))
+    cases = [rng.beta(15, 34, size=6000), two]
+    fast = [followup.fit_beta_mixture(x) for x in cases]
+    monkeypatch.setattr(followup, "logsumexp_rows", special.logsumexp)
+    slow = []
+    for x in cases:  # draws in (0, 1) and fewer than MAX_FIT_DRAWS: the fit sees x itself
+
+        def scipy_logpdf(xlog, xlog1m, a, b, x=x):
+            return stats.beta.logpdf(x[None, :], a[:, None], b[:, None])
+
+        monkeypatch.setattr(followup, "_beta_logpdf_rows", scipy_logpdf)
+        slow.append(followup.fit_beta_mixture(x))
+    assert fast == slow
+    assert fast[1][0].n_components == 2
