@@ -85,6 +85,37 @@ def test_elir_of_mixture_matches_definition_by_brute_force(mix: BetaMixture) -> 
     assert mixture_ess_elir(mix) < float(np.sum(w * (a + b)))
 
 
+def test_elir_of_a_mixture_with_a_component_just_above_a_equal_1() -> None:
+    """A MAP robust prior (seed 13) with a = 1.049 beside the vague Beta(1, 1): the ELIR
+    correction's integrand behaves like theta^-0.95 near 0, so much of it lies below 1e-40.
+    Reference: the definition's pieces (responsibilities, scores) on a dense trapezoid grid in
+    log theta and log(1 - theta) down to e^-300, in double precision; quadrature on (0, 1) was
+    2e-4 short and warned."""
+    from scipy import special
+
+    w = np.array([0.328938, 0.387652, 0.0834103, 0.2])
+    a = np.array([2.03896, 1.12898, 1.04868, 1.0])
+    b = np.array([24.3713, 6.7408, 1.58969, 1.0])
+    mix = BetaMixture(tuple(w), tuple(a), tuple(b))
+
+    def piece(t, u, log_t, log_u):  # p(theta) theta (1 - theta) Var_r(score), vectorised
+        logf = (
+            np.log(w) - special.betaln(a, b) + (a - 1) * log_t[:, None] + (b - 1) * log_u[:, None]
+        )
+        total = special.logsumexp(logf, axis=1)
+        r = np.exp(logf - total[:, None])
+        score = (a - 1) / t[:, None] - (b - 1) / u[:, None]
+        var = (r * (score - (r * score).sum(1)[:, None]) ** 2).sum(1)
+        return np.exp(total) * t * u * var
+
+    s = np.linspace(-300.0, math.log(0.5), 2_000_001)
+    e, rest = np.exp(s), -np.expm1(s)
+    lower = integrate.trapezoid(piece(e, rest, s, np.log1p(-e)) * e, s)
+    upper = integrate.trapezoid(piece(rest, e, np.log1p(-e), s) * e, s)
+    base = float(np.sum(w * (np.where(a > 1, b, 0.0) + np.where(b > 1, a, 0.0))))
+    assert mixture_ess_elir(mix) == pytest.approx(base - (lower + upper), abs=2e-5)
+
+
 def test_moment_matched_beta_reproduces_mean_and_variance(draws) -> None:
     x = draws["burden_reduction"]["burden_reduction_rate"]
     a, b = beta_moment_match(x)

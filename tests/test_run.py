@@ -12,6 +12,7 @@ import arviz as az
 import pytest
 
 from trial_reanalysis.analysis.outdir import MANIFEST, write_manifest
+from trial_reanalysis.analysis.planning.historical import DEFAULT_HISTORICAL
 from trial_reanalysis.analysis.run import RunConfig, run_analysis
 from trial_reanalysis.analysis.trials.load import DEFAULT_TRIAL
 
@@ -98,14 +99,17 @@ TWO_ENDPOINTS = ("burden_reduction", "prior_therapy")
 
 
 def test_worker_processes_give_the_same_outputs(tmp_path: Path) -> None:
-    """Endpoints in two spawned worker processes give a byte-identical results.json and figures
-    to a run of the same seed in this process, and the same set of files."""
+    """Endpoints in two spawned worker processes (with the planners' maps, which the pool
+    computes beside them) give a byte-identical results.json and figures to a run of the same
+    seed in this process, and the same set of files."""
     here, there = tmp_path / "here", tmp_path / "there"
-    run_analysis(RunConfig(out_dir=here, seed=13, endpoints=TWO_ENDPOINTS, workers=1))
-    run_analysis(RunConfig(out_dir=there, seed=13, endpoints=TWO_ENDPOINTS, workers=2))
+    both = {"seed": 13, "endpoints": TWO_ENDPOINTS, "historical": DEFAULT_HISTORICAL}
+    run_analysis(RunConfig(out_dir=here, workers=1, **both))
+    run_analysis(RunConfig(out_dir=there, workers=2, **both))
     files = sorted(p.relative_to(here) for p in here.rglob("*") if p.is_file())
     assert files == sorted(p.relative_to(there) for p in there.rglob("*") if p.is_file())
     assert (here / "results.json").read_bytes() == (there / "results.json").read_bytes()
+    assert json.loads((there / "results.json").read_text())["planners"]["historical"]["maps"]
     pngs = [f for f in files if f.suffix == ".png"]
     assert len(pngs) >= 6
     for f in pngs:
