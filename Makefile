@@ -12,7 +12,7 @@ SEED ?= 20101115
 BLAS_LDFLAGS := $(shell ldconfig -p 2>/dev/null | grep -q 'libblas.so ' && echo '-lblas -llapack')
 export PYTENSOR_FLAGS ?= blas__ldflags=$(BLAS_LDFLAGS)
 
-.PHONY: run test validate lint format bench docs clean
+.PHONY: run test test-fast validate lint format bench docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,9 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
+
+test-fast: $(STAMP)  ## the unit tier: no whole runs, processes, wheel or docs builds
+	$(BIN)/pytest -m "not slow and not integration" -p no:cacheprovider -n auto
 
 validate: $(STAMP)  ## long validations (full SBC, recovery); stores results under data/validation/
 	$(BIN)/pytest -m slow -p no:cacheprovider
