@@ -688,10 +688,7 @@ def analyse_time_to_event(
         endpoint_priors(tte.priors, unit), loaded.chosen_prior("time_to_event", key)
     )
     primary_prior = primary(priors)
-    landmarks_in = [
-        (lm.time, lm.percent, None if lm.ci_percent is None else tuple(lm.ci_percent))
-        for lm in tte.landmarks
-    ]
+    landmarks_in = _landmarks(tte)
     setup = _summary_setup(sets, printed["pattern"], warnings)
     used = {
         "summary": bool(setup.pattern),
@@ -776,6 +773,14 @@ def _headline(
         "priors_not_fitted": {},
     }
     return "patient data", f"{key}|patient|{prior}", headline
+
+
+def _landmarks(tte: TimeToEvent) -> list[tuple[float, float, tuple[float, float] | None]]:
+    """The printed landmark rates as (time, percent, CI percent or None)."""
+    return [
+        (lm.time, lm.percent, None if lm.ci_percent is None else tuple(lm.ci_percent))
+        for lm in tte.landmarks
+    ]
 
 
 def _endpoint(loaded: LoadedTrial, key: str) -> TimeToEvent:
