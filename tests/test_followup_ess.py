@@ -17,11 +17,13 @@ from scipy import integrate, stats
 
 from trial_reanalysis.analysis.planning.followup import (
     ESS_NOTE_UNSEPARATED,
+    annotate_beta_analysis_prior,
     endpoint_followup_priors,
     log_or_ess_split,
     log_or_priors,
     mvnormal_ess_split,
     pfs_priors,
+    rate_priors,
 )
 from trial_reanalysis.analysis.report import followup as report_followup
 from trial_reanalysis.analysis.report.render import environments
@@ -236,8 +238,9 @@ def test_endpoint_followup_priors_separates_every_kind_it_is_told_the_prior_of()
         {"orr": {"rate": beta}},
         analysis_priors={"orr": {"family": "beta", "parameters": {"alpha": 1.0, "beta": 1.0}}},
     )["orr"]
-    for q in rates:
-        assert q["ess_without_analysis_prior"] == pytest.approx(q["ess"] - 2.0, abs=1e-12)
+    for q in rates:  # Beta(1, 1): 2 in every Beta and power prior, (1 - 0.2) 2 in the robust one
+        share = 1.6 if q["name"] == "robust" else 2.0
+        assert q["ess_without_analysis_prior"] == pytest.approx(q["ess"] - share, abs=1e-9)
     with pytest.raises(ValueError, match="separates a normal analysis prior"):
         endpoint_followup_priors(
             "comparison",
@@ -361,3 +364,35 @@ def test_markdown_rows_keep_eight_cells_when_code_holds_a_pipe() -> None:
         rows[0][-1]
         == r"`target += log_mix(0.8, beta_lpdf(x \| 14.7, 33.1), beta_lpdf(x \| 1, 1));`"
     )
+
+
+@pytest.mark.parametrize(("a0", "b0"), [(1.0, 1.0), (1.0, 19.0), (0.5, 0.5), (12.0, 48.0)])
+def test_rate_data_share_is_the_data_under_any_beta_analysis_prior(a0: float, b0: float) -> None:
+    """Draws of the exact posterior Beta(a0 + 14, b0 + 33) (14/47): the data's share is n = 47
+    in the moment-matched Beta and d n in a power prior of weight d (it is 2 + d(a + b - 2) in
+    all), whatever the analysis prior; the old rule ess - (a0 + b0) gave 6.97 instead of 11.75
+    for d = 0.25 under a skeptical prior and went negative for a0 + b0 = 60."""
+    n = 47
+    draws = stats.beta(a0 + 14, b0 + n - 14).rvs(
+        size=200_000, random_state=np.random.default_rng(3)
+    )
+    priors = {p["name"]: p for p in rate_priors(draws, analysis_prior_ess=a0 + b0)}
+    assert priors["beta"]["ess_without_analysis_prior"] == pytest.approx(n, rel=0.02)
+    for d in (0.5, 0.25):
+        p = priors[f"power_{d}"]
+        assert p["ess_without_analysis_prior"] == pytest.approx(d * n, rel=0.02)
+        assert p["ess_analysis_prior"] == pytest.approx(2 + d * (a0 + b0 - 2), rel=1e-5)
+        assert not p["ess_clipped"]
+    robust = priors["robust"]
+    assert robust["ess_analysis_prior"] == pytest.approx(0.8 * (a0 + b0), rel=1e-5)
+    assert robust["ess_without_analysis_prior"] >= 0
+
+
+def test_rate_data_share_is_clipped_at_zero_and_flagged() -> None:
+    """A follow-up prior weaker than its analysis prior's share keeps ess, gets 0 and the flag."""
+    priors = [{"name": "beta", "ess": 10.0}, {"name": "power_0.5", "ess": 8.0}]
+    annotate_beta_analysis_prior(priors, 30.0)
+    assert [p["ess_without_analysis_prior"] for p in priors] == [0.0, 0.0]
+    assert [p["ess_analysis_prior"] for p in priors] == [30.0, 16.0]
+    assert all(p["ess_clipped"] for p in priors) and priors[0]["ess"] == 10.0
+    assert "clipped at 0" in priors[0]["ess_note"]

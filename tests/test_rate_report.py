@@ -790,6 +790,6 @@ def test_design_sentence_counts_matching_sizes_and_decisions() -> None:
 
 def test_followup_ess_without_the_analysis_prior() -> None:
     priors = [{"name": "beta", "ess": 49.0}, {"name": "robust", "ess": 31.0}, {"name": "x"}]
-    words.annotate_followup(priors, 2.0)
-    assert [p["ess_without_analysis_prior"] for p in priors] == [47.0, 29.0, None]
-    assert all(p["ess_analysis_prior"] == 2.0 for p in priors)
+    words.annotate_followup(priors, 2.0)  # the robust prior keeps (1 - 0.2) of a0 + b0
+    assert [p["ess_without_analysis_prior"] for p in priors] == [47.0, 29.4, None]
+    assert [p["ess_analysis_prior"] for p in priors] == [2.0, 1.6, 2.0]

@@ -46,7 +46,8 @@ Conventions
   of the draws is given (:func:`endpoint_followup_priors`' ``analysis_priors``), each prior also
   carries ``ess_analysis_prior`` (the analysis prior's share), ``ess_without_analysis_prior``
   (the data's share) and ``ess_note`` (which is which):
-  - Beta and Beta mixtures: ``ess`` - (a0 + b0), as :func:`annotate_beta_analysis_prior` says.
+  - Beta and Beta mixtures: ``ess`` minus the analysis prior's share (a0 + b0; discounted for a
+    power prior, weighted for the robust mixture), as :func:`beta_analysis_share` says.
   - Normal (log OR) and bivariate normal (PFS): the posterior precision is the analysis prior's
     precision plus the data's (normal approximation), so the data's information is the follow-up
     prior's precision minus the analysis prior's, on the same scale, and its ESS is the same
@@ -469,27 +470,48 @@ def _moment_beta_of(mix: BetaMixture) -> tuple[float, float]:
 
 #: ``ess_note`` of a rate's follow-up prior whose analysis prior is known.
 BETA_ESS_NOTE = (
-    "ess counts the analysis prior's a0 + b0; ess_without_analysis_prior = ess - (a0 + b0)"
+    "ess counts the analysis prior's information: a0 + b0 in the moment-matched Beta and the "
+    "mixture, 2 + d (a0 + b0 - 2) in a power prior of weight d, (1 - w) (a0 + b0) in the robust "
+    "mixture (approximate: ELIR is not additive); ess_without_analysis_prior = ess minus it"
 )
 
 
-def annotate_beta_analysis_prior(priors: list[dict[str, Any]], analysis_prior_ess: float) -> None:
-    """Add ``ess_analysis_prior``, ``ess_without_analysis_prior`` and ``ess_note`` to a rate's
-    follow-up priors (in place), given the analysis prior's a0 + b0.
+def beta_analysis_share(name: str, analysis_prior_ess: float, robust_weight: float) -> float:
+    """The analysis prior's share of a rate follow-up prior's ESS (patients).
 
-    Each component of the exact posterior is Beta(a0 + x, b0 + n - x): it carries the analysis
-    prior's a0 + b0 besides the data's n. So the data's share of a Beta follow-up prior is
-    ESS - (a0 + b0), and of a mixture the ELIR minus a0 + b0 (the ELIR of a Beta is a + b). The
-    power-prior versions are built from a uniform initial prior kept whole, so the same
-    subtraction gives d n for a uniform analysis prior. ``ess`` keeps the full value.
+    The exact posterior is Beta(a0 + x, b0 + n - x), so the moment-matched Beta and the fitted
+    mixture carry a0 + b0; a power prior of weight d, Beta(1 + d(a - 1), 1 + d(b - 1)), carries
+    2 + d (a0 + b0 - 2) (its uniform base and the discounted rest: d n is then the data's); the
+    robust mixture carries (1 - w)(a0 + b0) of its informative part (an approximation).
+    """
+    if name.startswith("power_"):
+        d = float(name.removeprefix("power_"))
+        return 2.0 + d * (analysis_prior_ess - 2.0)
+    if name == "robust":
+        return (1.0 - robust_weight) * analysis_prior_ess
+    return analysis_prior_ess
+
+
+def annotate_beta_analysis_prior(
+    priors: list[dict[str, Any]], analysis_prior_ess: float, robust_weight: float = ROBUST_WEIGHT
+) -> None:
+    """Add ``ess_analysis_prior``, ``ess_without_analysis_prior``, ``ess_clipped`` and
+    ``ess_note`` to a rate's follow-up priors (in place), given the analysis prior's a0 + b0
+    (:func:`beta_analysis_share`); a negative data share is set to 0 and flagged, as for the
+    other kinds. ``ess`` keeps the full value.
     """
     for p in priors:
         ess = p.get("ess")
-        p["ess_analysis_prior"] = analysis_prior_ess
-        p["ess_without_analysis_prior"] = (
-            float(ess) - analysis_prior_ess if ess is not None else None
+        share = beta_analysis_share(p.get("name", ""), analysis_prior_ess, robust_weight)
+        p["ess_analysis_prior"] = _sig(share)
+        data = None if ess is None else float(ess) - share
+        p["ess_clipped"] = data is not None and data < 0
+        p["ess_without_analysis_prior"] = None if data is None else _sig(max(data, 0.0))
+        p["ess_note"] = BETA_ESS_NOTE + (
+            "; clipped at 0: the analysis prior is not weaker than this prior"
+            if p["ess_clipped"]
+            else ""
         )
-        p["ess_note"] = BETA_ESS_NOTE
 
 
 def rate_priors(
@@ -538,7 +560,7 @@ def rate_priors(
         for p in out:
             p["ess_note"] = ESS_NOTE_UNSEPARATED
     else:
-        annotate_beta_analysis_prior(out, float(analysis_prior_ess))
+        annotate_beta_analysis_prior(out, float(analysis_prior_ess), robust_weight)
     return out
 
 
