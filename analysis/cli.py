@@ -129,17 +129,32 @@ def historical_set(
 
 
 def committed_figures_dir(
-    trial_file: Path | None, seed: int, endpoints: list[str] | None, refresh: bool | None
+    trial_file: Path | None,
+    seed: int,
+    endpoints: list[str] | None,
+    refresh: bool | None,
+    *,
+    priors: list[str] | None = None,
+    historical: Path | None = None,
+    planners: bool | None = None,
 ) -> Path | None:
     """The repository's figures/ when this run refreshes it, else None.
 
-    By default only the default run (seed trial, default seed, every endpoint) does, so that a
-    run with another seed or trial never changes the committed figures; ``refresh`` overrides.
+    By default only the default run (seed trial, default seed, every endpoint, the default
+    priors and planners' section) does, so that any other run never changes the committed
+    figures; ``refresh`` overrides.
     """
     from trial_reanalysis.analysis.paths import FIGURES_DIR
 
     if refresh is None:
-        refresh = trial_file is None and seed == DEFAULT_SEED and not endpoints
+        refresh = (
+            trial_file is None
+            and seed == DEFAULT_SEED
+            and not endpoints
+            and not priors
+            and historical is None
+            and planners is not False
+        )
     folder = FIGURES_DIR
     return folder if refresh and folder.is_dir() else None
 
@@ -244,7 +259,15 @@ def run(
         out_dir=out_dir,
         seed=seed,
         allow_failed_diagnostics=allow_failed_diagnostics,
-        figures_dir=committed_figures_dir(trial_file, seed, endpoint, refresh_figures),
+        figures_dir=committed_figures_dir(
+            trial_file,
+            seed,
+            endpoint,
+            refresh_figures,
+            priors=prior,
+            historical=historical,
+            planners=planners,
+        ),
         endpoints=tuple(endpoint) if endpoint else None,
         workers=workers,
         historical=historical_set(trial_file, historical, planners),

@@ -202,3 +202,23 @@ def test_with_primary_marks_exactly_one() -> None:
     assert out["b"].parameters == {"alpha": 2.0, "beta": 3.0} and out["b"].tags == ("t",)
     with pytest.raises(ValueError, match=r"no prior 'c'; choose one of \['a', 'b'\]"):
         with_primary(reg, "c")
+
+
+def test_the_report_command_reproduces_the_chosen_priors_and_endpoints() -> None:
+    """The report's 'command' line names every choice that changes the numbers."""
+    from types import SimpleNamespace
+
+    from trial_reanalysis.analysis.report.render import rerun_command
+
+    loaded = SimpleNamespace(path=Path("my trial.toml"))
+    config = SimpleNamespace(
+        seed=7, endpoints=("burden_reduction",), priors=(("burden_reduction", "jeffreys"),)
+    )
+    assert rerun_command(loaded, config) == (
+        "reanalysis run 'my trial.toml' --seed 7 --endpoint burden_reduction "
+        "--prior burden_reduction=jeffreys"
+    )
+    plain = SimpleNamespace(seed=1, endpoints=None, priors=())
+    assert rerun_command(SimpleNamespace(path=Path("t.toml")), plain) == (
+        "reanalysis run t.toml --seed 1"
+    )

@@ -269,6 +269,11 @@ def test_only_the_default_run_refreshes_the_committed_figures() -> None:
     figures = REPO_ROOT / "figures"
     assert committed_figures_dir(None, DEFAULT_SEED, None, None) == figures
     assert committed_figures_dir(None, DEFAULT_SEED + 1, None, None) is None
+    # any other choice of priors or planners' section keeps the committed figures too
+    prior = ["burden_reduction=jeffreys"]
+    assert committed_figures_dir(None, DEFAULT_SEED, None, None, priors=prior) is None
+    assert committed_figures_dir(None, DEFAULT_SEED, None, None, planners=False) is None
+    assert committed_figures_dir(None, DEFAULT_SEED, None, None, historical=Path("h.toml")) is None
     assert committed_figures_dir(Path("other.toml"), DEFAULT_SEED, None, None) is None
     assert committed_figures_dir(None, DEFAULT_SEED, ["pfs"], None) is None
     assert committed_figures_dir(None, DEFAULT_SEED + 1, None, True) == figures

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import math
 import re
+import shlex
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -312,8 +313,18 @@ def context(out: Path, output, loaded: LoadedTrial, config) -> dict[str, Any]:
         "provenance": output.results["provenance"],
         "level": f"{INTERVAL_LEVEL:.0%}",
         "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "command": f"reanalysis run {loaded.path} --seed {config.seed}",
+        "command": rerun_command(loaded, config),
     }
+
+
+def rerun_command(loaded: LoadedTrial, config: Any) -> str:
+    """The command that reproduces this run's numbers: trial, seed, endpoints, chosen priors."""
+    parts = ["reanalysis", "run", str(loaded.path), "--seed", str(config.seed)]
+    for name in getattr(config, "endpoints", None) or ():
+        parts += ["--endpoint", name]
+    for endpoint, prior in getattr(config, "priors", None) or ():
+        parts += ["--prior", f"{endpoint}={prior}"]
+    return shlex.join(parts)
 
 
 def _figure(out: Path, stem: str, caption: str) -> dict[str, Any]:
