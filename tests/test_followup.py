@@ -116,6 +116,31 @@ def test_elir_of_a_mixture_with_a_component_just_above_a_equal_1() -> None:
     assert mixture_ess_elir(mix) == pytest.approx(base - (lower + upper), abs=2e-5)
 
 
+@pytest.mark.parametrize("means", [(0.9, 0.91), (0.3, 0.32)])
+def test_elir_of_narrow_mixtures_finds_their_peaks(means: tuple[float, float]) -> None:
+    """Two components of a + b = 30,000: the correction lives in peaks a few 1e-3 wide, which
+    quadrature must not step over. Reference: a dense trapezoid grid in logit theta, written
+    here from the definition."""
+    from scipy import special
+
+    w, n = np.array([0.5, 0.5]), 30_000.0
+    a = np.array(means) * n
+    b = n - a
+    x = np.linspace(-40.0, 40.0, 2_000_001)
+    t, u = special.expit(x), special.expit(-x)
+    logf = np.log(w) - special.betaln(a, b) + (a - 1) * np.log(t)[:, None]
+    logf = logf + (b - 1) * np.log(u)[:, None]
+    total = special.logsumexp(logf, axis=1)
+    r = np.exp(logf - total[:, None])
+    score = (a - 1) / t[:, None] - (b - 1) / u[:, None]
+    var = (r * (score - (r * score).sum(1)[:, None]) ** 2).sum(1)
+    correction = integrate.trapezoid(np.exp(total) * t * u * var * t * u, x)
+    assert correction > 100  # the peaks carry a real correction
+    base = float(np.sum(w * (a + b)))
+    mix = BetaMixture(tuple(w), tuple(a), tuple(b))
+    assert mixture_ess_elir(mix) == pytest.approx(base - correction, rel=1e-6)
+
+
 def test_moment_matched_beta_reproduces_mean_and_variance(draws) -> None:
     x = draws["burden_reduction"]["burden_reduction_rate"]
     a, b = beta_moment_match(x)

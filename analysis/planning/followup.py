@@ -242,7 +242,9 @@ def _elir_correction(w: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
     the mirror image), so nothing overflows near 0 or 1. Near 0 the integrand behaves like
     theta^(d - 1), d the gap between the two smallest a_k: a component with a_k just above 1
     puts much of the integral at theta < 1e-100, which quadrature on (0, 1) misses (it warned
-    and lost about 2e-4 on a MAP robust prior); in s that tail is a smooth exponential.
+    and lost about 2e-4 on a MAP robust prior); in s that tail is a smooth exponential,
+    integrated on its own below s_min; above it, quadrature is told where the components' means
+    lie, so it cannot step over a narrow peak (a + b of 10^4 and more).
     """
     log_w = np.log(w) - special.betaln(a, b)
 
@@ -261,10 +263,18 @@ def _elir_correction(w: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
         mean = float(np.sum(r * scaled))
         return math.exp(top) * rest * float(np.sum(r * (scaled - mean) ** 2))
 
-    return sum(
-        integrate.quad(half, -np.inf, math.log(0.5), args=(lower,), limit=200)[0]
-        for lower in (True, False)
-    )
+    means = a / (a + b)
+    total = 0.0
+    for lower, centres in ((True, means[means < 0.5]), (False, 1 - means[means > 0.5])):
+        # Peaks at the components' means (quad must not step over a narrow one), and a smooth
+        # exponential tail below s_min.
+        peaks = sorted({math.log(c) for c in centres if 0 < c < 0.5})
+        s_min = min([-50.0, *(p - 10.0 for p in peaks)])
+        total += integrate.quad(half, -np.inf, s_min, args=(lower,), limit=200)[0]
+        total += integrate.quad(
+            half, s_min, math.log(0.5), args=(lower,), limit=400, points=peaks or None
+        )[0]
+    return total
 
 
 def _check_unit(draws: np.ndarray) -> np.ndarray:
