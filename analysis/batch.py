@@ -34,8 +34,8 @@ def batch_configs(
     """One run configuration per trial file, writing into ``out_dir/<file stem>``.
 
     Raises:
-        InputError: no file, a file that does not exist, or two files with the same stem (their
-            outputs would collide); checked before anything runs.
+        InputError: no file, a file that does not exist, a name starting with '.', or two files
+            with the same stem (their outputs would collide); checked before anything runs.
     """
     files = [Path(p) for p in paths]
     if not files:
@@ -44,6 +44,13 @@ def batch_configs(
     for f in files:
         if not f.is_file():
             raise InputError(f, "FILES", "no such file")
+        if not f.stem or f.stem.startswith("."):  # "..toml" would write OUT/. = OUT itself
+            raise InputError(
+                f,
+                "FILES",
+                "the file name must not start with '.': its output folder OUT/<name> would be "
+                "hidden or the batch folder itself; rename the file",
+            )
         if f.stem in seen:
             raise InputError(
                 f,

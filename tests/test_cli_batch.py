@@ -128,3 +128,21 @@ def test_output_folders_are_checked_before_any_file_runs(trials, tmp_path, monke
     assert mine.read_text() == "mine" and not (tmp_path / "out" / "a02").exists()
     result = _batch(trials["a02"], tmp_path / "missing.toml", "--out", tmp_path / "o2", *FAST)
     assert result.exit_code == 2 and "no such file" in result.output
+
+
+@pytest.mark.parametrize("name", ["..toml", ".hidden.toml"])
+def test_a_file_name_starting_with_a_dot_is_refused(trials, tmp_path, monkeypatch, name) -> None:
+    """'..toml' has the stem '.': its run folder would be OUT itself (replaced whole); a hidden
+    stem would hide the run. Refused before any run, naming the file, and OUT keeps its files."""
+
+    def never(config):  # pragma: no cover - must not be called
+        raise AssertionError("a file ran")
+
+    monkeypatch.setattr(batch_module, "run_analysis", never)
+    odd = Path(shutil.copy(A02, trials["a02"].parent / name))
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    result = _batch(odd, trials["a11"], "--out", out, *FAST)
+    assert result.exit_code == 2 and "must not start with '.'" in result.output
+    assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
