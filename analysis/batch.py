@@ -163,9 +163,17 @@ def _run_pool(
         pending = set(futures)
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            stop: BaseException | None = None
+            # Every finished file is reported (its folder is written) before a failure stops
+            # the batch, so the summary never calls a written file "not run".
             for future in sorted(done, key=futures.__getitem__):
                 exc = future.exception()
-                finished(futures[future], exc if exc is not None else future.result())
+                try:
+                    finished(futures[future], exc if exc is not None else future.result())
+                except BaseException as raised:  # the first stop wins; the rest still reported
+                    stop = stop or raised
+            if stop is not None:
+                raise stop
     except BaseException:
         for process in list(getattr(pool, "_processes", {}).values()):
             process.terminate()

@@ -82,3 +82,41 @@ def test_batch_refuses_colliding_missing_or_no_files_before_running(
         ("b", 7, 1, ENDPOINT),
     ]
     assert not (tmp_path / "out").exists()
+
+
+def test_a_stop_still_reports_every_file_finished_with_it(monkeypatch, tmp_path) -> None:
+    """When one wait returns a failed file and a finished one together, the finished file is
+    reported (its folder is written) before the failure stops the batch."""
+    import concurrent.futures
+
+    import trial_reanalysis.analysis.batch as batch
+
+    def fake_run(config):
+        if config.trial_path.stem == "bad":
+            raise ValueError("broken")
+        return config.trial_path.stem
+
+    monkeypatch.setattr(batch, "process_pool", concurrent.futures.ThreadPoolExecutor)
+    monkeypatch.setattr(batch, "run_analysis", fake_run)
+    monkeypatch.setattr(batch, "wait", lambda fs, return_when: concurrent.futures.wait(fs))
+    files = []
+    for name in ("bad", "good"):
+        (tmp_path / f"{name}.toml").write_text("")
+        files.append(tmp_path / f"{name}.toml")
+    done: list[str] = []
+
+    class Stop(Exception):
+        pass
+
+    def stop(path, exc):
+        raise Stop(path.name)
+
+    with pytest.raises(Stop, match=r"bad\.toml"):
+        batch.run_batch(
+            files,
+            tmp_path / "out",
+            workers=2,
+            on_error=stop,
+            on_done=lambda path, output: done.append(output),
+        )
+    assert done == ["good"]
