@@ -192,7 +192,8 @@ def rate_loglik_graph(theta: Any, x: Any, n: Any, logw: Any) -> Any:
 
 
 def logit_normal_cdf(u: Any) -> Any:
-    """logit Phi(u) for the standard normal cdf Phi (pytensor), accurate for |u| < 37.
+    """logit Phi(u) for the standard normal cdf Phi (pytensor), accurate for |u| <= 37 and held
+    at its value there beyond (finite, with zero gradient, where erfc would underflow).
 
     With s = sign(u) (+1 at 0) and e = Phi(-|u|) = erfc(s u / sqrt 2) / 2,
     logit Phi(u) = s (log(1 - e) - log e).
@@ -201,7 +202,8 @@ def logit_normal_cdf(u: Any) -> Any:
     would be compiled again in every process (about 15 s).
     """
     sign = pt.switch(pt.lt(u, 0.0), -1.0, 1.0)  # not pt.sign: its 0 at u = 0 zeroes the gradient
-    e = 0.5 * pt.erfc(sign * u / np.sqrt(2.0))
+    # erfc underflows to 0 near |u| = 38.5: held at |u| = 37 (prior mass beyond: 6e-300)
+    e = 0.5 * pt.erfc(pt.minimum(sign * u, 37.0) / np.sqrt(2.0))
     return sign * (pt.log1p(-e) - pt.log(e))
 
 

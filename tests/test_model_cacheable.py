@@ -47,6 +47,10 @@ def test_logit_normal_cdf_matches_scipy_with_its_gradient() -> None:
     ref_slope = np.exp(norm.logpdf(x) - log_ndtr(x)) + np.exp(norm.logpdf(x) - log_ndtr(-x))
     np.testing.assert_allclose(got, ref, rtol=1e-13, atol=1e-13)
     np.testing.assert_allclose(slope, ref_slope, rtol=1e-10)
+    # beyond |u| = 37 (where erfc underflows near 38.5) it is held: finite, no NaN gradient
+    far, far_slope = fn(np.array([-60.0, -37.0, 37.0, 60.0]))
+    assert np.all(np.isfinite(far)) and np.all(np.isfinite(far_slope))
+    assert far[0] == far[1] and far[2] == far[3] and far_slope[0] == far_slope[3] == 0.0
 
 
 def _models() -> dict[str, object]:
