@@ -553,7 +553,11 @@ def plan(
     ),
     design_prior: _PlanDesignPriorOpt = None,
     prior: Annotated[
-        str | None, typer.Option(help="Alias of --design-prior (kept for old scripts).")
+        str | None,
+        typer.Option(
+            help="Alias of --design-prior (kept for old scripts; not run's --prior "
+            "ENDPOINT=NAME, which chooses an analysis's primary prior)."
+        ),
     ] = None,
     analysis_prior: _PlanAnalysisPriorOpt = None,
     n: Annotated[int, typer.Option(help="Patients in the follow-up trial.")] = 40,
@@ -884,7 +888,11 @@ def design(
         Path | None, typer.Option(help="followup_priors.json (or results.json) of a run.")
     ] = None,
     prior: Annotated[
-        str | None, typer.Option(help="Name of the analysis prior in --prior-json.")
+        str | None,
+        typer.Option(
+            help="Name of the analysis prior in --prior-json (a follow-up prior exported by "
+            "run; not run's --prior ENDPOINT=NAME)."
+        ),
     ] = None,
     design_prior: Annotated[
         str | None, typer.Option(help="Name of a design prior in --prior-json (assurance).")
