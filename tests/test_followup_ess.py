@@ -396,3 +396,19 @@ def test_rate_data_share_is_clipped_at_zero_and_flagged() -> None:
     assert [p["ess_analysis_prior"] for p in priors] == [30.0, 16.0]
     assert all(p["ess_clipped"] for p in priors) and priors[0]["ess"] == 10.0
     assert "clipped at 0" in priors[0]["ess_note"]
+
+
+def test_time_to_event_prior_names_the_endpoint_time_unit() -> None:
+    """The PyMC line of a time-to-event follow-up prior names the unit its log median is in
+    (corpus endpoints are in days, weeks, months or years), 'the endpoint unit' when unknown."""
+    rng = np.random.default_rng(2)
+    draws = {
+        "os": {"median": rng.lognormal(5.0, 0.1, 500), "weibull_shape": rng.lognormal(0, 0.1, 500)}
+    }
+    lognormal = {"family": "lognormal", "parameters": {"log_median_sd": 1.5, "log_shape_sd": 0.6}}
+    days = endpoint_followup_priors(
+        "time_to_event", draws, analysis_priors={"os": {**lognormal, "unit": "days"}}
+    )
+    assert all("log median_pfs (days)" in p["pymc"] for p in days["os"])
+    unknown = endpoint_followup_priors("time_to_event", draws)
+    assert all("log median_pfs (the endpoint unit)" in p["pymc"] for p in unknown["os"])

@@ -753,7 +753,11 @@ def analyse_time_to_event(
         primary_posterior=_file_stem(primary_key),
         primary_draws={key: _draws(fits[primary_key])},
         analysis_priors={
-            key: {"family": primary_prior.family, "parameters": dict(primary_prior.parameters)}
+            key: {
+                "family": primary_prior.family,
+                "parameters": dict(primary_prior.parameters),
+                "unit": unit,
+            }
         },
     )
 

@@ -13,7 +13,7 @@ Families and parameters
 -----------------------
 * ``beta``: ``{"alpha", "beta"}`` — density proportional to theta^(alpha-1) (1-theta)^(beta-1).
 * ``beta_mixture``: ``{"weights", "alpha", "beta"}`` (lists, one entry per component).
-* ``mvnormal``: on ``[log median_pfs (months), log weibull_shape]``:
+* ``mvnormal``: on ``[log median_pfs (the endpoint's time unit), log weibull_shape]``:
   ``{"variables", "mean", "sd", "correlation", "cov"}``.
 * ``normal``: ``{"mu", "sigma"}`` on a log odds ratio.
 
@@ -589,6 +589,7 @@ def _mvnormal_prior(
     *,
     analysis_sd: tuple[float, float] | None = None,
     discount: float = 1.0,
+    unit: str | None = None,
 ) -> dict[str, Any]:
     mean = np.array([_sig(v) for v in mean])
     cov = np.array([[_sig(v) for v in row] for row in cov])
@@ -620,7 +621,7 @@ def _mvnormal_prior(
         "description": note,
         "pymc": (
             f'pm.MvNormal("{PFS_VARIABLE}", mu={mu_s}, cov={cov_s})'
-            "  # [log median_pfs (months), log weibull_shape]"
+            f"  # [log median_pfs ({unit or 'the endpoint unit'}), log weibull_shape]"
         ),
         "stan": f"{PFS_VARIABLE} ~ multi_normal({mu_s}', {cov_s});",
     }
@@ -657,8 +658,10 @@ def pfs_priors(
     weibull_shape: np.ndarray,
     *,
     analysis_sd: tuple[float, float] | None = None,
+    unit: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Bivariate normal priors on (log median PFS in months, log Weibull shape) from joint draws.
+    """Bivariate normal priors on (log median in the endpoint's time unit, log Weibull shape)
+    from joint draws (``unit`` names it in the PyMC line; None: "the endpoint unit").
 
     Returns ``mvnormal`` and the discounted ``power_0.5``, ``power_0.25`` (covariance / d).
     ``analysis_sd``: (sd of log median, sd of log shape) of the lognormal analysis priors the
@@ -670,7 +673,7 @@ def pfs_priors(
         raise ValueError("median_pfs and weibull_shape must be equal-length positive draws")
     z = np.log(np.column_stack([m, k]))
     mean, cov = z.mean(axis=0), np.cov(z, rowvar=False)
-    prior = {"analysis_sd": analysis_sd}
+    prior = {"analysis_sd": analysis_sd, "unit": unit}
     out = [_mvnormal_prior("mvnormal", mean, cov, "normal matched to the joint log draws", **prior)]
     for d in DISCOUNTS:
         out.append(
@@ -941,7 +944,8 @@ def endpoint_followup_priors(
     (and optionally ``event_rate``). ``analysis_priors`` maps the same names to the analysis
     (primary) prior the draws come from, ``{"family", "parameters"}`` as the endpoint declares
     it: ``beta`` ``{alpha, beta}`` for a rate, ``lognormal`` ``{log_median_sd, log_shape_sd,
-    ...}`` for a time-to-event endpoint, ``normal`` ``{log_or_sigma, ...}`` for a comparison.
+    ...}`` for a time-to-event endpoint (with ``unit``, its time unit), ``normal``
+    ``{log_or_sigma, ...}`` for a comparison.
     With it every prior carries its ESS without the analysis prior's information; without it
     (a name missing) ``ess_note`` says that ``ess`` includes the analysis prior.
 
@@ -961,7 +965,10 @@ def endpoint_followup_priors(
         elif kind == "time_to_event":
             sd0 = None if p is None else (float(p["log_median_sd"]), float(p["log_shape_sd"]))
             out[name] = pfs_priors(
-                np.asarray(d["median"]), np.asarray(d["weibull_shape"]), analysis_sd=sd0
+                np.asarray(d["median"]),
+                np.asarray(d["weibull_shape"]),
+                analysis_sd=sd0,
+                unit=None if prior is None else prior.get("unit"),
             )
         elif kind == "comparison":
             rate = float(np.mean(d["event_rate"])) if "event_rate" in d else None
@@ -1001,8 +1008,8 @@ def write_followup_priors(priors: Mapping[str, list[dict[str, Any]]], path: str 
 def build_pymc_prior(prior: Mapping[str, Any], name: str | None = None):
     """A ``pm.Model`` holding the prior as a random variable named ``name`` (default: its variable).
 
-    For the ``mvnormal`` PFS prior the model also holds deterministics ``median_pfs`` (months) and
-    ``weibull_shape``.
+    For the ``mvnormal`` PFS prior the model also holds deterministics ``median_pfs`` (the
+    endpoint's time unit) and ``weibull_shape``.
     """
     import pymc as pm
 
