@@ -440,6 +440,30 @@ def _analyse(
     return result
 
 
+class _FitProgress:
+    """The step being run, with a count of the fits done and the last one's label."""
+
+    def __init__(self, tell: Callable[[str, int, int], None], n_steps: int) -> None:
+        self.tell, self.n_steps = tell, n_steps
+        self.what, self.step, self.fits = "", 0, 0
+
+    def step_to(self, what: str, step: int) -> None:
+        self.what, self.step = what, step
+        self._show(None)
+
+    def fit(self, label: str) -> None:
+        self.fits += 1
+        self._show(label)
+
+    def _show(self, label: str | None) -> None:
+        text = self.what
+        if self.fits:
+            text += f": {self.fits} fit{'s' if self.fits > 1 else ''} done"
+            if label:
+                text += f" (last: {label if len(label) <= 60 else label[:57] + '...'})"
+        self.tell(text, self.step, self.n_steps)
+
+
 def _analyse_endpoints(
     names: dict[str, tuple[str, str]],
     loaded: LoadedTrial,
@@ -450,32 +474,63 @@ def _analyse_endpoints(
 ) -> list[EndpointResult]:
     """Every endpoint's result, in report order: here, or in worker processes. With workers and
     a historical set, the planners' maps (which need no endpoint result) are computed by the
-    pool too and left in ``prepared["maps"]``."""
-    n_steps = len(names) + 2
+    pool too and left in ``prepared["maps"]``. Progress counts every gated fit as it ends."""
+    from trial_reanalysis.analysis.inference.progress import set_sink
+
+    progress = _FitProgress(tell, len(names) + 2)
     workers = config.workers or min(len(names), len(os.sched_getaffinity(0)))
     args = (loaded, config.seed, config.allow_failed_diagnostics, tmp, config.sampler)
     if workers <= 1 or len(names) <= 1:
-        done = []
-        for i, (name, (kind, key)) in enumerate(names.items()):
-            tell(f"analysing {name.replace('_', ' ')}", i, n_steps)
-            done.append(analyse_endpoint(kind, key, *args))
-        return done
+        previous = set_sink(progress.fit)
+        try:
+            done = []
+            for i, (name, (kind, key)) in enumerate(names.items()):
+                progress.step_to(f"analysing {name.replace('_', ' ')}", i)
+                done.append(analyse_endpoint(kind, key, *args))
+            return done
+        finally:
+            set_sink(previous)
+    results = _analyse_in_pool(names, loaded, config, args, workers, progress)
+    if _MAPS in results and prepared is not None:
+        prepared["maps"] = results[_MAPS]
+    return [results[n] for n in names]
+
+
+def _analyse_in_pool(
+    names: dict[str, tuple[str, str]],
+    loaded: LoadedTrial,
+    config: RunConfig,
+    args: tuple,
+    workers: int,
+    progress: _FitProgress,
+) -> dict[str, Any]:
+    """The endpoints (and, with a historical set, the planners' maps) on spawned workers, which
+    report each finished fit through a queue; results by endpoint name (maps: :data:`_MAPS`)."""
+    from multiprocessing import get_context
+    from queue import Empty
+
     label = ", ".join(n.replace("_", " ") for n in names)
-    tell(f"analysing {label} ({workers} processes)", 0, n_steps)
-    pool = process_pool(workers)
+    progress.step_to(f"analysing {label} ({workers} processes)", 0)
+    fits = get_context("spawn").Queue()
+    pool = process_pool(workers, fits)
+
+    def drain(wait_s: float = 0.0) -> None:
+        """Show every fit reported so far (``wait_s``: how long to wait for one in transit)."""
+        while True:
+            try:
+                progress.fit(fits.get(timeout=wait_s) if wait_s else fits.get_nowait())
+            except Empty:
+                return
+
     try:
         order = sorted(names, key=lambda n: -COST_RANK.get(names[n][0], 0))
         futures: dict[Future, str] = {
             pool.submit(
-                _analyse,
-                *KINDS[names[name][0]],
-                PRESENTERS.get(names[name][0]),
-                *names[name],
-                *args,
-            ): name
-            for name in order
+                _analyse, *KINDS[names[n][0]], PRESENTERS.get(names[n][0]), *names[n], *args
+            ): n
+            for n in order
         }
-        if prepared is not None and config.historical is not None:
+        if config.historical is not None:
             from trial_reanalysis.analysis.planning.planners import map_parts
 
             maps = pool.submit(
@@ -489,14 +544,17 @@ def _analyse_endpoints(
         results: dict[str, Any] = {}
         pending = set(futures)
         while pending:
-            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            finished, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
+            drain()
             for future in finished:
                 results[futures[future]] = future.result()  # re-raises a worker's error
-            left = [n.replace("_", " ") for n in names if n not in results]
-            if _MAPS in futures.values() and _MAPS not in results:
-                left.append("MAP priors across trials")
-            what = f"analysing {', '.join(left)}" if left else "endpoints analysed"
-            tell(what, sum(n in results for n in names), n_steps)
+            if finished:
+                left = [n.replace("_", " ") for n in names if n not in results]
+                if _MAPS in futures.values() and _MAPS not in results:
+                    left.append("MAP priors across trials")
+                what = f"analysing {', '.join(left)}" if left else "endpoints analysed"
+                progress.step_to(what, sum(n in results for n in names))
+        drain(0.1)  # a worker's last labels may still be in its queue's feeder thread
     except BaseException:
         # Do not wait for the other endpoints: stop their processes (CPython keeps them in
         # ``_processes``; without it, shutdown waits for the running tasks to finish). A worker
@@ -505,12 +563,12 @@ def _analyse_endpoints(
         for process in list(getattr(pool, "_processes", {}).values()):
             process.terminate()
         pool.shutdown(wait=True, cancel_futures=True)
+        fits.close()
         raise
     # Every task is done; the workers' own exit (about a second) overlaps the writing below.
     pool.shutdown(wait=False)
-    if _MAPS in results:
-        prepared["maps"] = results[_MAPS]
-    return [results[n] for n in names]
+    fits.close()
+    return results
 
 
 #: Key of the planners' maps among the pool's tasks (no endpoint key starts with "<").

@@ -104,8 +104,22 @@ def test_worker_processes_give_the_same_outputs(tmp_path: Path) -> None:
     seed in this process, and the same set of files."""
     here, there = tmp_path / "here", tmp_path / "there"
     both = {"seed": 13, "endpoints": TWO_ENDPOINTS, "historical": DEFAULT_HISTORICAL}
-    run_analysis(RunConfig(out_dir=here, workers=1, **both))
-    run_analysis(RunConfig(out_dir=there, workers=2, **both))
+    said: dict[int, list[str]] = {1: [], 2: []}
+    outputs = {
+        w: run_analysis(
+            RunConfig(out_dir=folder, workers=w, **both),
+            progress=lambda step, i, n, w=w: said[w].append(step),
+        )
+        for w, folder in ((1, here), (2, there))
+    }
+    # progress per fit: every endpoint fit is reported, here and from the workers (whose
+    # reports also count the planners' MAP fits)
+    for w, output in outputs.items():
+        labels = {d.label for e in output.endpoints for d in e.diagnostics}
+        reported = {m.split("(last: ", 1)[1][:-1] for m in said[w] if "(last: " in m}
+        assert {lb if len(lb) <= 60 else lb[:57] + "..." for lb in labels} <= reported, w
+        counts = [int(x.group(1)) for m in said[w] if (x := re.search(r": (\d+) fits? done", m))]
+        assert counts == sorted(counts) and counts[-1] >= len(labels), w
     files = sorted(p.relative_to(here) for p in here.rglob("*") if p.is_file())
     assert files == sorted(p.relative_to(there) for p in there.rglob("*") if p.is_file())
     assert (here / "results.json").read_bytes() == (there / "results.json").read_bytes()

@@ -17,6 +17,7 @@ import pandas as pd
 import xarray as xr
 
 from trial_reanalysis.analysis.errors import DiagnosticsError
+from trial_reanalysis.analysis.inference.progress import fit_done
 
 if TYPE_CHECKING:  # the sampler stack is imported where fits run, not where results are read
     from trial_reanalysis.analysis.inference.fitting import CompiledModel, SamplerSettings
@@ -151,6 +152,7 @@ def fit_with_gates(
     gates: Gates | None = None,
 ) -> tuple[az.InferenceData, FitDiagnostics]:
     """Fit, check the gates, retry once with stricter settings, and raise if it still fails.
+    Each fit tells :func:`.progress.fit_done` when it is done (the command line's progress).
 
     Raises:
         DiagnosticsError: the retry failed too and ``allow_failed`` is False; the message names the
@@ -162,10 +164,12 @@ def fit_with_gates(
     idata = compiled.fit(data, seed=seed, settings=settings)
     diagnostics = check_diagnostics(idata, model=compiled.name, label=label, gates=gates)
     if diagnostics.passed:
+        fit_done(label)
         return idata, diagnostics
     idata = compiled.fit(data, seed=seed + 1, settings=settings.stricter())
     diagnostics = check_diagnostics(idata, model=compiled.name, label=label, gates=gates)
     diagnostics.retried = True
+    fit_done(label)
     if diagnostics.passed or allow_failed:
         return idata, diagnostics
     details = "; ".join(diagnostics.failures)

@@ -45,14 +45,27 @@ def die_with_parent(parent_pid: int) -> None:
     threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
 
 
-def process_pool(workers: int) -> ProcessPoolExecutor:
-    """Spawned worker processes (each starts clean) that end when this process ends."""
+def process_pool(workers: int, fits: Any | None = None) -> ProcessPoolExecutor:
+    """Spawned worker processes (each starts clean) that end when this process ends.
+
+    ``fits``: a queue of the spawn context (``get_context("spawn").Queue()``) that receives the
+    label of every gated fit the workers finish (:mod:`.progress`), for the parent's display.
+    """
     return ProcessPoolExecutor(
         workers,
         mp_context=get_context("spawn"),
-        initializer=die_with_parent,
-        initargs=(os.getpid(),),
+        initializer=_start_worker,
+        initargs=(os.getpid(), fits),
     )
+
+
+def _start_worker(parent_pid: int, fits: Any | None) -> None:
+    """A worker's initialiser: end with the parent, and report finished fits to ``fits``."""
+    die_with_parent(parent_pid)
+    if fits is not None:
+        from trial_reanalysis.analysis.inference.progress import set_sink
+
+        set_sink(fits.put)
 
 
 def map_tasks(
