@@ -141,6 +141,27 @@ def test_elir_of_narrow_mixtures_finds_their_peaks(means: tuple[float, float]) -
     assert mixture_ess_elir(mix) == pytest.approx(base - correction, rel=1e-6)
 
 
+def test_elir_of_a_robust_prior_after_a_100_percent_rate() -> None:
+    """34/34 responders: the robust prior mixes Beta(34.99, 1.00004) with Beta(1, 1); near
+    theta = 1 the two scores differ by 4e-5 / (1 - theta), a tail that quadrature to -inf called
+    "probably divergent" (a warning, an error in this suite). Reference: a logit grid to +-60."""
+    from scipy import special
+
+    w, a, b = np.array([0.8, 0.2]), np.array([34.9923, 1.0]), np.array([1.00004, 1.0])
+    x = np.linspace(-60.0, 60.0, 2_000_001)
+    t, u = special.expit(x), special.expit(-x)
+    logf = np.log(w) - special.betaln(a, b) + (a - 1) * np.log(t)[:, None]
+    logf = logf + (b - 1) * np.log(u)[:, None]
+    total = special.logsumexp(logf, axis=1)
+    r = np.exp(logf - total[:, None])
+    score = (a - 1) / t[:, None] - (b - 1) / u[:, None]
+    var = (r * (score - (r * score).sum(1)[:, None]) ** 2).sum(1)
+    correction = integrate.trapezoid(np.exp(total) * t * u * var * t * u, x)
+    base = float(np.sum(w * (np.where(a > 1, b, 0.0) + np.where(b > 1, a, 0.0))))
+    mix = BetaMixture(tuple(w), tuple(a), tuple(b))
+    assert mixture_ess_elir(mix) == pytest.approx(base - correction, rel=1e-6)
+
+
 def test_moment_matched_beta_reproduces_mean_and_variance(draws) -> None:
     x = draws["burden_reduction"]["burden_reduction_rate"]
     a, b = beta_moment_match(x)

@@ -234,6 +234,14 @@ def mixture_ess_elir(mix: BetaMixture) -> float:
     return base - _elir_correction(w, a, b)
 
 
+#: Lower end of the ELIR quadrature in s = log theta (and log(1 - theta)): the integrand is
+#: finite there (theta underflows to 0 but s is used directly) and is about C d^2 e^(d s), d the
+#: gap between the two smallest a_k (b_k), so what lies below is about C d e^(-2000 d) <= C / 5400
+#: (a component with b = 1.00004 beside Beta(1, 1), from a 100 % rate, made quadrature to -inf
+#: warn "probably divergent").
+_ELIR_S_FLOOR = -2000.0
+
+
 def _elir_correction(w: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
     """E_p[theta (1 - theta) Var_r(score)] of a Beta mixture (every a, b >= 1), by quadrature.
 
@@ -243,8 +251,9 @@ def _elir_correction(w: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
     theta^(d - 1), d the gap between the two smallest a_k: a component with a_k just above 1
     puts much of the integral at theta < 1e-100, which quadrature on (0, 1) misses (it warned
     and lost about 2e-4 on a MAP robust prior); in s that tail is a smooth exponential,
-    integrated on its own below s_min; above it, quadrature is told where the components' means
-    lie, so it cannot step over a narrow peak (a + b of 10^4 and more).
+    integrated on its own from :data:`_ELIR_S_FLOOR` to s_min; above it, quadrature is told
+    where the components' means lie, so it cannot step over a narrow peak (a + b of 10^4 and
+    more).
     """
     log_w = np.log(w) - special.betaln(a, b)
 
@@ -270,7 +279,7 @@ def _elir_correction(w: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
         # exponential tail below s_min.
         peaks = sorted({math.log(c) for c in centres if 0 < c < 0.5})
         s_min = min([-50.0, *(p - 10.0 for p in peaks)])
-        total += integrate.quad(half, -np.inf, s_min, args=(lower,), limit=200)[0]
+        total += integrate.quad(half, _ELIR_S_FLOOR, s_min, args=(lower,), limit=200)[0]
         total += integrate.quad(
             half, s_min, math.log(0.5), args=(lower,), limit=400, points=peaks or None
         )[0]
