@@ -116,17 +116,13 @@ def test_elir_of_a_mixture_with_a_component_just_above_a_equal_1() -> None:
     assert mixture_ess_elir(mix) == pytest.approx(base - (lower + upper), abs=2e-5)
 
 
-@pytest.mark.parametrize("means", [(0.9, 0.91), (0.3, 0.32)])
-def test_elir_of_narrow_mixtures_finds_their_peaks(means: tuple[float, float]) -> None:
-    """Two components of a + b = 30,000: the correction lives in peaks a few 1e-3 wide, which
-    quadrature must not step over. Reference: a dense trapezoid grid in logit theta, written
-    here from the definition."""
+def _logit_grid_correction(w: np.ndarray, a: np.ndarray, b: np.ndarray, limit: float) -> float:
+    """E_p[theta (1 - theta) Var_r(score)] of a Beta mixture from the definition: responsibilities
+    and scores on a dense trapezoid grid in x = logit theta over [-limit, limit] (d theta =
+    theta (1 - theta) dx)."""
     from scipy import special
 
-    w, n = np.array([0.5, 0.5]), 30_000.0
-    a = np.array(means) * n
-    b = n - a
-    x = np.linspace(-40.0, 40.0, 2_000_001)
+    x = np.linspace(-limit, limit, 2_000_001)
     t, u = special.expit(x), special.expit(-x)
     logf = np.log(w) - special.betaln(a, b) + (a - 1) * np.log(t)[:, None]
     logf = logf + (b - 1) * np.log(u)[:, None]
@@ -134,7 +130,17 @@ def test_elir_of_narrow_mixtures_finds_their_peaks(means: tuple[float, float]) -
     r = np.exp(logf - total[:, None])
     score = (a - 1) / t[:, None] - (b - 1) / u[:, None]
     var = (r * (score - (r * score).sum(1)[:, None]) ** 2).sum(1)
-    correction = integrate.trapezoid(np.exp(total) * t * u * var * t * u, x)
+    return float(integrate.trapezoid(np.exp(total) * t * u * var * t * u, x))
+
+
+@pytest.mark.parametrize("means", [(0.9, 0.91), (0.3, 0.32)])
+def test_elir_of_narrow_mixtures_finds_their_peaks(means: tuple[float, float]) -> None:
+    """Two components of a + b = 30,000: the correction lives in peaks a few 1e-3 wide, which
+    quadrature must not step over. Reference: a dense trapezoid grid in logit theta."""
+    w, n = np.array([0.5, 0.5]), 30_000.0
+    a = np.array(means) * n
+    b = n - a
+    correction = _logit_grid_correction(w, a, b, 40.0)
     assert correction > 100  # the peaks carry a real correction
     base = float(np.sum(w * (a + b)))
     mix = BetaMixture(tuple(w), tuple(a), tuple(b))
@@ -145,18 +151,8 @@ def test_elir_of_a_robust_prior_after_a_100_percent_rate() -> None:
     """34/34 responders: the robust prior mixes Beta(34.99, 1.00004) with Beta(1, 1); near
     theta = 1 the two scores differ by 4e-5 / (1 - theta), a tail that quadrature to -inf called
     "probably divergent" (a warning, an error in this suite). Reference: a logit grid to +-60."""
-    from scipy import special
-
     w, a, b = np.array([0.8, 0.2]), np.array([34.9923, 1.0]), np.array([1.00004, 1.0])
-    x = np.linspace(-60.0, 60.0, 2_000_001)
-    t, u = special.expit(x), special.expit(-x)
-    logf = np.log(w) - special.betaln(a, b) + (a - 1) * np.log(t)[:, None]
-    logf = logf + (b - 1) * np.log(u)[:, None]
-    total = special.logsumexp(logf, axis=1)
-    r = np.exp(logf - total[:, None])
-    score = (a - 1) / t[:, None] - (b - 1) / u[:, None]
-    var = (r * (score - (r * score).sum(1)[:, None]) ** 2).sum(1)
-    correction = integrate.trapezoid(np.exp(total) * t * u * var * t * u, x)
+    correction = _logit_grid_correction(w, a, b, 60.0)
     base = float(np.sum(w * (np.where(a > 1, b, 0.0) + np.where(b > 1, a, 0.0))))
     mix = BetaMixture(tuple(w), tuple(a), tuple(b))
     assert mixture_ess_elir(mix) == pytest.approx(base - correction, rel=1e-6)
