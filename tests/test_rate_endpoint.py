@@ -357,7 +357,9 @@ def test_followup_beta_of_a_single_count_is_its_exact_posterior(a, b) -> None:
 def seed_result():
     loaded = load_trial(SEED_FILE)
     res = analyse_rate(loaded, "burden_reduction", seed=5)
-    res.followup = endpoint_followup_priors("rate", res.primary_draws)
+    res.followup = endpoint_followup_priors(
+        "rate", res.primary_draws, analysis_priors=res.analysis_priors
+    )  # as the run derives them
     report.present(res, loaded)
     return res
 

@@ -16,6 +16,7 @@ import pytest
 from scipy import integrate, stats
 from statsmodels.stats.proportion import proportion_confint
 
+from trial_reanalysis.analysis.planning.followup import annotate_beta_analysis_prior
 from trial_reanalysis.analysis.reconstruction.rate_report import (
     DEFAULT_METHOD_PRIOR,
     BetaMixtureDistribution,
@@ -790,6 +791,6 @@ def test_design_sentence_counts_matching_sizes_and_decisions() -> None:
 
 def test_followup_ess_without_the_analysis_prior() -> None:
     priors = [{"name": "beta", "ess": 49.0}, {"name": "robust", "ess": 31.0}, {"name": "x"}]
-    words.annotate_followup(priors, 2.0)  # the robust prior keeps (1 - 0.2) of a0 + b0
+    annotate_beta_analysis_prior(priors, 2.0)  # the robust prior keeps (1 - 0.2) of a0 + b0
     assert [p["ess_without_analysis_prior"] for p in priors] == [47.0, 29.4, None]
     assert [p["ess_analysis_prior"] for p in priors] == [2.0, 1.6, 2.0]

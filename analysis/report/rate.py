@@ -20,7 +20,6 @@ from matplotlib.figure import Figure
 
 from trial_reanalysis.analysis.constants import INTERVAL_LEVEL
 from trial_reanalysis.analysis.endpoints.base import PRIORS_TABLE_COLUMNS, EndpointResult
-from trial_reanalysis.analysis.planning.followup import annotate_beta_analysis_prior
 from trial_reanalysis.analysis.reconstruction.rate_report import BetaMixtureDistribution
 from trial_reanalysis.analysis.report import plots
 from trial_reanalysis.analysis.report.wording import (
@@ -436,18 +435,6 @@ def figures_of(result: EndpointResult) -> dict[str, Figure]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Follow-up priors: ESS without the analysis prior
-# ---------------------------------------------------------------------------------------------
-
-
-def annotate_followup(priors: list[dict[str, Any]], analysis_prior_ess: float) -> None:
-    """Add ``ess_without_analysis_prior`` (and ``ess_analysis_prior``, ``ess_note``) to a rate's
-    follow-up priors: :func:`~trial_reanalysis.analysis.planning.followup.
-    annotate_beta_analysis_prior` (ESS - (a0 + b0); kept here for callers of the report)."""
-    annotate_beta_analysis_prior(priors, analysis_prior_ess)
-
-
-# ---------------------------------------------------------------------------------------------
 # What the report's tables and figures say they show
 # ---------------------------------------------------------------------------------------------
 
@@ -520,7 +507,3 @@ def present(result: EndpointResult, loaded: LoadedTrial) -> None:
     result.estimate_kinds = estimate_kinds_of(result.comparison)
     result.sensitivity_estimate = "posterior mean"
     result.priors_table = priors_table_of(r)
-    followup = (result.followup or {}).get(result.name)
-    if followup and any("ess_without_analysis_prior" not in p for p in followup):
-        # not separated yet (the run separates it from the endpoint's analysis prior)
-        annotate_followup(followup, r["followup_basis"]["analysis_prior_ess"])

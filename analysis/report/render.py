@@ -320,7 +320,7 @@ def context(out: Path, output, loaded: LoadedTrial, config) -> dict[str, Any]:
 def rerun_command(loaded: LoadedTrial, config: Any) -> str:
     """The command that reproduces this run's numbers: trial, seed, endpoints, chosen priors."""
     parts = ["reanalysis", "run", str(loaded.path), "--seed", str(config.seed)]
-    for name in getattr(config, "endpoints", None) or ():
+    for name in getattr(config, "endpoints", None) or ():  # a RunConfig, or any object with seed
         parts += ["--endpoint", name]
     for endpoint, prior in getattr(config, "priors", None) or ():
         parts += ["--prior", f"{endpoint}={prior}"]
