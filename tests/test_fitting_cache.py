@@ -117,7 +117,7 @@ def test_another_process_loads_the_cached_model_and_samples_the_same_draws(
         from trial_reanalysis.analysis.inference.fitting import CompiledModel
         compiled = CompiledModel(normal_mean_model(DATA), name="t")
         np.save({str(out)!r}, draws(compiled, DATA))
-        print(json.dumps(compiled.cache.callbacks))
+        print(json.dumps([compiled.cache.callbacks, compiled.cache.model]))
         """
     )
     env = dict(os.environ, PYTHONPATH=str(ROOT))
@@ -125,9 +125,59 @@ def test_another_process_loads_the_cached_model_and_samples_the_same_draws(
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    outcome = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert outcome == {"logp_numba": "hit", "expand_numba": "hit"}
+    callbacks, whole = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert callbacks == {"logp_numba": "hit", "expand_numba": "hit"}
+    # the whole model was rebuilt from its stored file, without PyTensor: still the same draws
+    assert whole == "hit"
     np.testing.assert_array_equal(np.load(out), uncached_draws)
+
+
+def shaped_model(y: np.ndarray) -> pm.Model:
+    """One mean per observation (y_i ~ Normal(theta_i, NOISE_SD), theta_i ~ Normal(0, PRIOR_SD)):
+    the free variable's shape follows the data's length."""
+    with pm.Model() as model:
+        data = pm.Data("y", y)
+        theta = pm.Normal("theta", 0.0, PRIOR_SD, shape=data.shape[0])
+        pm.Normal("obs", theta, NOISE_SD, observed=data)
+    return model
+
+
+def test_a_stored_model_is_used_only_for_data_of_its_shapes(cache_dir: Path) -> None:
+    """A free variable sized by the data: the stored model of 3 observations must not serve 5
+    (its parameter count differs). Each theta_i's posterior is conjugate (3 MCSE)."""
+    import arviz as az
+
+    three = CompiledModel(shaped_model(np.array([1.0, 2.0, 3.0])), name="s")
+    assert three.cache.model == "stored"
+    model_cache._MEMORY.clear()
+    y = np.array([4.0, -1.0, 0.5, 2.0, 8.0])
+    five = CompiledModel(shaped_model(y), name="s")
+    assert five.cache.model == "stored"  # not the stored model of 3 observations
+    idata = five.fit(seed=SEED, settings=SETTINGS)
+    theta = idata.posterior["theta"]
+    assert theta.shape[-1] == 5
+    precision = 1 / PRIOR_SD**2 + 1 / NOISE_SD**2
+    exact = (y / NOISE_SD**2) / precision
+    mcse = az.mcse(idata, var_names=["theta"])["theta"].values
+    assert np.all(np.abs(theta.mean(("chain", "draw")).values - exact) < 3 * mcse)
+    model_cache._MEMORY.clear()
+    again = CompiledModel(shaped_model(y), name="s")
+    assert again.cache.model == "hit"
+    assert again._compiled.n_dim == 5
+
+
+def test_an_unreadable_model_file_is_compiled_again(
+    cache_dir: Path, uncached_draws: np.ndarray
+) -> None:
+    CompiledModel(normal_mean_model(DATA), name="t")
+    for path in cache_dir.glob("*/*.model"):
+        path.write_bytes(b"not a pickle")
+    model_cache._MEMORY.clear()
+    compiled = CompiledModel(normal_mean_model(DATA), name="t")
+    assert compiled.cache.model == "stored" and compiled.cache.hit
+    np.testing.assert_array_equal(draws(compiled, DATA), uncached_draws)
+    model_cache._MEMORY.clear()
+    assert CompiledModel(normal_mean_model(DATA), name="t").cache.model == "hit"
 
 
 def test_key_follows_what_the_model_computes_not_its_data_values() -> None:
