@@ -611,3 +611,38 @@ def test_simulation_recovers_between_trial_sd_long(as_fit) -> None:
     assert 0.92 <= out["coverage"] <= 0.98
     assert 0.93 <= out["trial_coverage"] <= 0.97
     assert abs(out["mean_posterior_median"] - 0.5) < 0.1
+
+
+def test_normal_em_log_densities_are_scipys_bits() -> None:
+    """The EM's normal log densities are scipy.stats.norm.logpdf to the last bit."""
+    from trial_reanalysis.analysis.planning.map_prior import _norm_logpdf_rows
+
+    rng = np.random.default_rng(6)
+    x = rng.normal(1.3, 0.4, size=4000)
+    m, s = np.array([-3.0, 1.2, 1.31, 40.0]), np.array([1e-6, 0.35, 2.0, 17.5])
+    got = _norm_logpdf_rows(x, m, s)
+    np.testing.assert_array_equal(got, stats.norm.logpdf(x[None, :], m[:, None], s[:, None]))
+
+
+def test_normal_mixture_fit_is_unchanged_by_the_fast_helpers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Fitting with SciPy's own logsumexp and normal logpdf in place of the fast helpers gives
+    the same mixtures and BICs to the last bit (one- and two-component draws)."""
+    from scipy import special
+
+    import trial_reanalysis.analysis.planning.map_prior as map_prior
+
+    rng = np.random.default_rng(7)
+    two = np.where(rng.random(3000) < 0.7, rng.normal(1.5, 0.2, 3000), rng.normal(2.4, 0.3, 3000))
+    cases = [rng.normal(1.4, 0.25, size=3000), two]
+    fast = [map_prior.fit_normal_mixture(x) for x in cases]
+    monkeypatch.setattr(map_prior, "logsumexp_rows", special.logsumexp)
+    monkeypatch.setattr(
+        map_prior,
+        "_norm_logpdf_rows",
+        lambda x, m, s: stats.norm.logpdf(x[None, :], m[:, None], s[:, None]),
+    )
+    slow = [map_prior.fit_normal_mixture(x) for x in cases]
+    assert fast == slow
+    assert fast[1][0].n_components == 2

@@ -54,6 +54,7 @@ from trial_reanalysis.analysis.planning.followup import (
     _mixture_prior,
     _sig,
     fit_beta_mixture,
+    logsumexp_rows,
     robust_mixture,
 )
 from trial_reanalysis.analysis.reconstruction.rates import proportion_ci
@@ -449,6 +450,21 @@ class NormalMixture:
         }
 
 
+#: log sqrt(2 pi), as SciPy's normal log density subtracts it.
+_NORM_LOG_C = np.log(np.sqrt(2 * np.pi))
+
+
+def _norm_logpdf_rows(x: np.ndarray, m: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """``stats.norm.logpdf(x[None, :], m[:, None], s[:, None])``, the same bits, shape (K, N).
+
+    SciPy standardises ``z = (x - loc) / scale`` and returns ``-z**2 / 2 - log(sqrt(2 pi)) -
+    log(scale)``; these are those operations in that order, without its argument checks and
+    dispatch (the EM calls it up to a thousand times per fit; tests/test_map_prior.py checks
+    bits)."""
+    z = (x[None, :] - m[:, None]) / s[:, None]
+    return (-(z**2) / 2.0 - _NORM_LOG_C) - np.log(s[:, None])
+
+
 def _normal_em(x: np.ndarray, k: int, iterations: int = 1000) -> tuple[NormalMixture, float]:
     """ML K-component normal mixture by EM from a quantile split; returns it and its log L."""
     groups = np.array_split(np.sort(x), k)
@@ -458,8 +474,8 @@ def _normal_em(x: np.ndarray, k: int, iterations: int = 1000) -> tuple[NormalMix
     w = np.full(k, 1.0 / k)
     previous = -np.inf
     for _ in range(iterations):
-        comp = np.log(w)[:, None] + stats.norm.logpdf(x[None, :], m[:, None], s[:, None])
-        total = special.logsumexp(comp, axis=0)
+        comp = np.log(w)[:, None] + _norm_logpdf_rows(x, m, s)
+        total = logsumexp_rows(comp, axis=0)
         loglik = float(total.sum())
         resp = np.exp(comp - total)
         nk = resp.sum(axis=1)
@@ -470,10 +486,10 @@ def _normal_em(x: np.ndarray, k: int, iterations: int = 1000) -> tuple[NormalMix
         if loglik - previous < 1e-9 * abs(loglik):
             break
         previous = loglik
-    comp = np.log(w)[:, None] + stats.norm.logpdf(x[None, :], m[:, None], s[:, None])
+    comp = np.log(w)[:, None] + _norm_logpdf_rows(x, m, s)
     order = np.argsort(m)
     mix = NormalMixture(tuple(w[order]), tuple(m[order]), tuple(s[order]))
-    return mix, float(special.logsumexp(comp, axis=0).sum())
+    return mix, float(logsumexp_rows(comp, axis=0).sum())
 
 
 def fit_normal_mixture(
