@@ -224,22 +224,31 @@ def run_analysis(
         InputError: the trial file is invalid (nothing is written).
         DiagnosticsError: a fit failed its gates and failures are not allowed (nothing is written).
     """
-    loaded, names = prepare_trial(config)
     tell = progress or (lambda *_: None)
     workers = config.workers
-    if workers is None and not _safe_to_spawn():
-        workers = 1
-        tell("running the endpoints in this process (pass workers=N for processes)", 0, 1)
-    config = replace(config, workers=workers)
-    prepared: dict[str, Any] = {}
-    return _write_run(
-        config,
-        loaded,
-        len(names),
-        tell,
-        lambda tmp: _analyse_endpoints(names, loaded, config, tmp, tell, prepared),
-        prepared,
-    )
+    in_process = workers is None and not _safe_to_spawn()
+    # The worker processes start before the trial is read: their imports (PyMC, ArviZ, about
+    # 2 s) overlap this process's reading and checks. Stopped at once if anything fails.
+    early = None if in_process else _start_workers(workers or len(os.sched_getaffinity(0)))
+    try:
+        loaded, names = prepare_trial(config)
+        if in_process:
+            workers = 1
+            tell("running the endpoints in this process (pass workers=N for processes)", 0, 1)
+        config = replace(config, workers=workers)
+        prepared: dict[str, Any] = {}
+        return _write_run(
+            config,
+            loaded,
+            len(names),
+            tell,
+            lambda tmp: _analyse_endpoints(names, loaded, config, tmp, tell, prepared, early),
+            prepared,
+        )
+    except BaseException:
+        if early is not None:
+            early.stop()
+        raise
 
 
 def write_run(
@@ -440,6 +449,54 @@ def _analyse(
     return result
 
 
+@dataclass
+class _Workers:
+    """Spawned worker processes started ahead of the work (:func:`_start_workers`), with the
+    queue through which they report finished fits."""
+
+    pool: Any
+    fits: Any
+    size: int
+    stopped: bool = False
+
+    def stop(self) -> None:
+        """End the workers now, running tasks included (CPython keeps them in ``_processes``;
+        without terminating them, shutdown waits for the running tasks to finish)."""
+        for process in list((getattr(self.pool, "_processes", None) or {}).values()):
+            process.terminate()
+        self.pool.shutdown(wait=True, cancel_futures=True)
+        self._close_queue()
+
+    def release(self) -> None:
+        """Let the workers go once their tasks are done (their exit overlaps what follows)."""
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        self._close_queue()
+
+    def _close_queue(self) -> None:
+        if not self.stopped:
+            self.stopped = True
+            self.fits.close()
+
+
+def _start_workers(size: int) -> _Workers | None:
+    """``size`` spawned workers, each importing the analysis stack at once; None for one."""
+    if size <= 1:
+        return None
+    from multiprocessing import get_context
+
+    fits = get_context("spawn").Queue()
+    pool = process_pool(size, fits)
+    for _ in range(size):
+        pool.submit(_warm_up)
+    return _Workers(pool, fits, size)
+
+
+def _warm_up() -> None:
+    """Import every endpoint analysis and presenter (the modelling and plotting stack)."""
+    for module in (*(m for m, _ in KINDS.values()), *PRESENTERS.values()):
+        importlib.import_module(module)
+
+
 class _FitProgress:
     """The step being run, with a count of the fits done and the last one's label."""
 
@@ -471,8 +528,10 @@ def _analyse_endpoints(
     tmp: Path,
     tell: Callable[[str, int, int], None],
     prepared: dict[str, Any] | None = None,
+    early: _Workers | None = None,
 ) -> list[EndpointResult]:
-    """Every endpoint's result, in report order: here, or in worker processes. With workers and
+    """Every endpoint's result, in report order: here, or in worker processes (``early``: the
+    ones already started, used when processes are wanted, released otherwise). With workers and
     a historical set, the planners' maps (which need no endpoint result) are computed by the
     pool too and left in ``prepared["maps"]``. Progress counts every gated fit as it ends."""
     from trial_reanalysis.analysis.inference.progress import set_sink
@@ -481,6 +540,8 @@ def _analyse_endpoints(
     workers = config.workers or min(len(names), len(os.sched_getaffinity(0)))
     args = (loaded, config.seed, config.allow_failed_diagnostics, tmp, config.sampler)
     if workers <= 1 or len(names) <= 1:
+        if early is not None:
+            early.release()
         previous = set_sink(progress.fit)
         try:
             done = []
@@ -490,7 +551,11 @@ def _analyse_endpoints(
             return done
         finally:
             set_sink(previous)
-    results = _analyse_in_pool(names, loaded, config, args, workers, progress)
+    if early is None or early.size != workers:
+        if early is not None:
+            early.release()
+        early = _start_workers(workers)
+    results = _analyse_in_pool(names, loaded, config, args, early, progress)
     if _MAPS in results and prepared is not None:
         prepared["maps"] = results[_MAPS]
     return [results[n] for n in names]
@@ -501,18 +566,16 @@ def _analyse_in_pool(
     loaded: LoadedTrial,
     config: RunConfig,
     args: tuple,
-    workers: int,
+    workers: _Workers,
     progress: _FitProgress,
 ) -> dict[str, Any]:
     """The endpoints (and, with a historical set, the planners' maps) on spawned workers, which
     report each finished fit through a queue; results by endpoint name (maps: :data:`_MAPS`)."""
-    from multiprocessing import get_context
     from queue import Empty
 
     label = ", ".join(n.replace("_", " ") for n in names)
-    progress.step_to(f"analysing {label} ({workers} processes)", 0)
-    fits = get_context("spawn").Queue()
-    pool = process_pool(workers, fits)
+    progress.step_to(f"analysing {label} ({workers.size} processes)", 0)
+    pool, fits = workers.pool, workers.fits
 
     def drain(wait_s: float = 0.0) -> None:
         """Show every fit reported so far (``wait_s``: how long to wait for one in transit)."""
@@ -556,18 +619,13 @@ def _analyse_in_pool(
                 progress.step_to(what, sum(n in results for n in names))
         drain(0.1)  # a worker's last labels may still be in its queue's feeder thread
     except BaseException:
-        # Do not wait for the other endpoints: stop their processes (CPython keeps them in
-        # ``_processes``; without it, shutdown waits for the running tasks to finish). A worker
-        # killed while sending its reply could leave the pool waiting for the rest of it; replies
-        # are small (no posteriors), which keeps that window to a fraction of a millisecond.
-        for process in list(getattr(pool, "_processes", {}).values()):
-            process.terminate()
-        pool.shutdown(wait=True, cancel_futures=True)
-        fits.close()
+        # Do not wait for the other endpoints: stop their processes. A worker killed while
+        # sending its reply could leave the pool waiting for the rest of it; replies are small
+        # (no posteriors), which keeps that window to a fraction of a millisecond.
+        workers.stop()
         raise
     # Every task is done; the workers' own exit (about a second) overlaps the writing below.
-    pool.shutdown(wait=False)
-    fits.close()
+    workers.release()
     return results
 
 

@@ -168,6 +168,44 @@ def test_error_in_a_worker_stops_the_run_and_writes_nothing(
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "temporary left"
 
 
+@pytest.mark.parametrize("problem", ["trial", "out"])
+def test_workers_started_ahead_are_stopped_by_an_input_error(
+    tmp_path: Path, problem: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker processes start before the trial file is read (their imports overlap the
+    checks); an invalid trial file, or an output folder the run refuses, stops them at once: the
+    error is the input error, the workers were stopped (not left to die with their queue), no
+    worker process is left and nothing is written."""
+    import trial_reanalysis.analysis.run as run
+    from trial_reanalysis.analysis.errors import InputError
+
+    started = []
+
+    def start(size: int):
+        started.append(workers := real_start(size))
+        return workers
+
+    real_start = run._start_workers
+    monkeypatch.setattr(run, "_start_workers", start)
+
+    trial = tmp_path / "trial.toml"
+    out = tmp_path / "out"
+    if problem == "trial":
+        trial.write_text("[trial\nid = 1\n")
+    else:
+        trial.write_bytes(DEFAULT_TRIAL.read_bytes())
+        out.mkdir()
+        (out / "mine.txt").write_text("a file the run did not write")
+    before = set(multiprocessing.active_children())
+    with pytest.raises(InputError):
+        run_analysis(RunConfig(trial_path=trial, out_dir=out, workers=2))
+    assert not set(multiprocessing.active_children()) - before, "a worker process was left"
+    assert len(started) == 1 and started[0].size == 2 and started[0].stopped
+    assert (out.exists() and sorted(p.name for p in out.iterdir()) == ["mine.txt"]) or (
+        problem == "trial" and not out.exists()
+    )
+
+
 def test_input_error_survives_pickling() -> None:
     """InputError crosses process boundaries with its file, field and problem."""
     import pickle
