@@ -39,6 +39,7 @@ from trial_reanalysis.analysis.provenance import git_commit, jsonable
 from trial_reanalysis.analysis.trials.load import LoadedTrial, load_trial
 
 if TYPE_CHECKING:  # kept out of start-up: the worker processes import the heavy stack
+    import arviz as az
     import pandas as pd
     from matplotlib.figure import Figure
 
@@ -642,14 +643,43 @@ def _copy_figures(source: Path, figures: Path) -> None:
         staged.replace(figures / png.name)
 
 
+def write_posterior(idata: az.InferenceData, path: Path) -> None:
+    """Write an InferenceData as ArviZ's ``to_netcdf(engine="netcdf4")`` does, opening the file
+    once instead of once per group.
+
+    The same layout (root attributes, one netCDF group per InferenceData group) and the same
+    compression (zlib at netCDF4's default level, with shuffle, on every numeric variable), so
+    ``az.from_netcdf`` reads back the same groups (``tests/test_figure_writing.py``). ArviZ
+    reopens the file for every group through xarray; with three small groups a file, the opening
+    and closing was about a fifth of the time. netCDF4 rather than h5netcdf: twice as fast here.
+    """
+    import xarray as xr
+    from xarray.backends import NetCDF4DataStore
+
+    store = NetCDF4DataStore.open(str(path), mode="w")
+    try:
+        if idata.attrs:
+            xr.Dataset(attrs=idata.attrs).dump_to_store(store)
+        for group in idata.groups():
+            data = idata[group]
+            compressed = {
+                name: {"zlib": True}
+                for name, variable in data.variables.items()
+                if variable.dtype.kind in "biufcS"  # ArviZ's compressible kinds
+            }
+            data.dump_to_store(store.get_child_store(group), encoding=compressed)
+    finally:
+        store.close()
+
+
 def _write_endpoint_files(tmp: Path, e: EndpointResult) -> None:
     """An endpoint's posteriors (netCDF) and figures (PNG, with the trace/rank appendix)."""
     # heavy (jinja2, matplotlib): imported when writing
     from trial_reanalysis.analysis.report import plots
     from trial_reanalysis.analysis.report import render as report
 
-    for stem, idata in e.posteriors.items():  # netCDF4 writes twice as fast as h5netcdf here
-        idata.to_netcdf(str(tmp / "posteriors" / f"{stem}.nc"), engine="netcdf4")
+    for stem, idata in e.posteriors.items():
+        write_posterior(idata, tmp / "posteriors" / f"{stem}.nc")
     for stem, fig in e.figures.items():
         report.save_figure(fig, tmp / "figures" / f"{stem}.png")
     if e.primary_posterior is not None:

@@ -32,9 +32,25 @@ from trial_reanalysis.analysis.trials.v2 import Assumption, Reported
 TEMPLATES = Path(__file__).parent / "templates"
 
 
+#: Resolution of every PNG (dots per inch).
+FIGURE_DPI = 110
+
+
 def save_figure(fig: Figure, path: Path) -> None:
-    """Write a PNG without timestamps or version metadata (same data, same bytes), then close."""
-    fig.savefig(path, dpi=110, metadata={"Software": None})
+    """Write a PNG without timestamps or version metadata (same data, same bytes), then close.
+
+    A figure with a layout engine (constrained layout) is laid out once at the PNG's resolution
+    and then saved without its engine. ``savefig`` would otherwise draw every artist twice: once
+    with drawing disabled, only to run the layout, and once for the pixels. The layout it runs
+    is the same (same engine, same resolution, same renderer), so the bytes are those of a plain
+    ``savefig`` (``tests/test_figure_writing.py``) at about four fifths of its time.
+    """
+    engine = fig.get_layout_engine()
+    if engine is not None:
+        fig.set_dpi(FIGURE_DPI)
+        engine.execute(fig)
+        fig.set_layout_engine(None)  # savefig's own pass (and the draw's) would do it again
+    fig.savefig(path, dpi=FIGURE_DPI, metadata={"Software": None})
     plt.close(fig)
 
 
