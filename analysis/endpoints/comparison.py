@@ -25,8 +25,12 @@ comparison of one grouping (DESIGN.md 4.3 and 4.4):
 - **Priors**: the comparison's own (``[comparisons.<key>.priors]``, normal on the log OR) or the
   defaults of :data:`models.comparison.AE_PRIORS`.
 
-Each (comparison, scenario, prior) is one fit of the one-event model (compiled once a process),
-with its derived seed and the diagnostic gates. The evidence of each report is computed under its
+Every (comparison, scenario, prior) has its exact posterior of the log OR by 1-D quadrature
+(:func:`models.comparison.log_or_posteriors`: adaptive bounds with edge mass below 1e-9, a
+refinement check to 1e-5 relative); these are the sensitivity rows. Under the primary scenario
+each prior is also one MCMC fit of the one-event model (compiled once a process), with its derived
+seed and the diagnostic gates: its draws weigh the compatible tables and feed the follow-up
+priors. The evidence of each report is computed under its
 own likelihood (:func:`models.comparison.report_evidence`); beside it, for comparison only, the
 Sellke-Bayarri-Berger calibration 1 / (-e p ln p) (Sellke, Bayarri, Berger. Am Stat
 2001;55:62-71), a bound for a continuous, two-sided P value only.
@@ -64,9 +68,11 @@ from trial_reanalysis.analysis.trials.v2 import Comparison, Grouping, parse_p_va
 from trial_reanalysis.models.comparison import (
     AE_PRIORS,
     CoarsenedReport,
+    LogOddsRatioPosterior,
     build_comparison_model,
     coarsened_report,
     file_priors,
+    log_or_posteriors,
     marginal_cell_log_likelihood,
     model_data,
     pooled_event_rate,
@@ -339,6 +345,35 @@ def summarise_log_or(draws: np.ndarray, sign: int | None) -> dict[str, Any]:
     }
 
 
+def summarise_exact_log_or(post: LogOddsRatioPosterior, sign: int | None) -> dict[str, Any]:
+    """The summaries of :func:`summarise_log_or` from the exact (quadrature) posterior of the log
+    OR (:func:`models.comparison.log_or_posteriors`), same keys: OR mean, median and 95 %
+    equal-tailed interval; log OR mean, sd, median and interval; P(OR > 1), P(OR < 1) and the
+    probability of the reported direction. The median and interval of the OR are the exponentials
+    of the log OR's (quantiles commute with a monotone map)."""
+    x = post.log_odds_ratio
+    lo, med, hi = (float(v) for v in post.quantile([INTERVAL_TAILS[0], 0.5, INTERVAL_TAILS[1]]))
+    mean = post.expect(x)
+    p_below = post.prob_below(0.0)
+    p_above = 1.0 - p_below
+    return {
+        "odds_ratio": {
+            "mean": post.expect(np.exp(x)),
+            "median": math.exp(med),
+            "ci95": [math.exp(lo), math.exp(hi)],
+        },
+        "log_odds_ratio": {
+            "mean": mean,
+            "sd": math.sqrt(max(post.expect((x - mean) ** 2), 0.0)),
+            "median": med,
+            "ci95": [lo, hi],
+        },
+        "p_or_above_1": p_above,
+        "p_or_below_1": p_below,
+        "p_reported_direction": None if sign is None else (p_above if sign > 0 else p_below),
+    }
+
+
 def _thin(draws: np.ndarray, n: int = WEIGHT_DRAWS) -> np.ndarray:
     flat = np.asarray(draws).ravel()
     if flat.size <= n:
@@ -416,11 +451,14 @@ class _Fit:
 
 @dataclass
 class _EventFits:
-    """Every fit of one comparison: per (scenario label, prior name) its :class:`_Fit`, and per
-    scenario label the coarsened report with where its data came from."""
+    """Every posterior of one comparison: per (scenario label, prior name) the MCMC
+    :class:`_Fit` (primary scenario only) and the exact summary (every scenario; None where no
+    table reproduces the report), and per scenario label the coarsened report with where its
+    data came from."""
 
     fits: dict[tuple[str, str], _Fit]
     reports: dict[str, tuple[CoarsenedReport, str]]
+    exact: dict[tuple[str, str], dict[str, Any] | None]
 
 
 def _fit_event(
@@ -431,21 +469,31 @@ def _fit_event(
     scenarios: list[Scenario],
     run: dict[str, Any],
 ) -> _EventFits:
-    """Fit comparison ``ckey``: every prior under the primary split assumption (each test), the
-    primary prior elsewhere; a scenario under which no table reproduces the report is recorded as
-    an empty fit. ``run`` holds seed, settings, allow_failed, the sign, the primary scenario and
-    the collectors ``posteriors`` and ``diagnostics``."""
-    prior_main = primary(priors).name
-    out = _EventFits({}, {})
+    """Comparison ``ckey`` under every scenario and prior: the exact posterior by quadrature
+    (:func:`models.comparison.log_or_posteriors`; its rule's record under ``"diagnostics"``) for
+    every (scenario, prior), and a gated MCMC fit under the primary scenario for every prior. A
+    scenario under which no table reproduces the report has no posterior (None; an empty fit).
+    ``run`` holds seed, settings, allow_failed, the sign, the primary scenario and the
+    collectors ``posteriors`` and ``diagnostics``."""
+    out = _EventFits({}, {}, {})
     for scenario in scenarios:
         report, origin = event_report(loaded, ckey, scenario)
         out.reports[scenario.label] = (report, origin)
-        primary_split = scenario.split == run["first"].split
-        here = priors if primary_split else {prior_main: priors[prior_main]}
-        for prior_name, prior in here.items():
-            if report.n_cells == 0:
-                out.fits[(scenario.label, prior_name)] = _Fit(None, None, None, None)
-                continue
+        if report.n_cells == 0:
+            for prior_name in priors:
+                out.exact[(scenario.label, prior_name)] = None
+                if scenario == run["first"]:
+                    out.fits[(scenario.label, prior_name)] = _Fit(None, None, None, None)
+            continue
+        exact = log_or_posteriors(report, list(priors.values()))
+        for prior_name, post in zip(priors, exact, strict=True):
+            summary = summarise_exact_log_or(post, run["sign"])
+            summary["n_compatible_tables"] = report.n_cells
+            summary["diagnostics"] = dict(post.check)
+            out.exact[(scenario.label, prior_name)] = summary
+        if scenario != run["first"]:
+            continue
+        for prior_name, prior in priors.items():
             label = f"{ckey}, {scenario.label}, prior {prior_name}"
             idata, diag = fit_with_gates(
                 compiled_model(),
@@ -545,11 +593,12 @@ def _event_result(
                 "split": sc.split,
                 "prior": name,
                 "primary": sc == first and name == prior_main,
-                "posterior": event.fits[(sc.label, name)].summary,
+                "method": "quadrature",
+                "posterior": _without_diagnostics(event.exact[(sc.label, name)]),
+                "diagnostics": _quadrature_record(event.exact[(sc.label, name)]),
             }
             for sc in scenarios
             for name in priors
-            if (sc.label, name) in event.fits
         ],
     }
     if origin == "published counts":
@@ -559,6 +608,19 @@ def _event_result(
     return result
 
 
+def _without_diagnostics(summary: dict[str, Any] | None) -> dict[str, Any] | None:
+    """An exact summary without its quadrature record (results.json keeps it beside)."""
+    return None if summary is None else {k: v for k, v in summary.items() if k != "diagnostics"}
+
+
+def _quadrature_record(summary: dict[str, Any] | None) -> dict[str, Any]:
+    """The ``diagnostics`` of a sensitivity entry: the quadrature rule's record (no MCMC fit),
+    or why there is no posterior."""
+    if summary is None:
+        return {"method": "none", "reason": "no table reproduces the report"}
+    return summary["diagnostics"]
+
+
 def _sensitivity_rows(
     ckey: str,
     priors: dict[str, PriorScenario],
@@ -566,15 +628,14 @@ def _sensitivity_rows(
     scenarios: list[Scenario],
     first: Scenario,
 ) -> list[dict[str, Any]]:
-    """Sensitivity-table rows of one comparison: the odds ratio's posterior median, 95 % interval
-    and P(OR > 1) per scenario and prior (NaN where no table reproduces the report)."""
+    """Sensitivity-table rows of one comparison: the odds ratio's exact posterior median, 95 %
+    interval and P(OR > 1) (quadrature) per scenario and prior (NaN where no table reproduces
+    the report)."""
     prior_main = primary(priors).name
     rows = []
     for sc in scenarios:
         for name in priors:
-            if (sc.label, name) not in event.fits:
-                continue
-            s = event.fits[(sc.label, name)].summary
+            s = event.exact[(sc.label, name)]
             rows.append(
                 {
                     "quantity": f"odds ratio, {ckey}",
@@ -644,10 +705,10 @@ def analyse_comparisons(
 ) -> EndpointResult:
     """Bayesian reanalysis of every comparison of the grouping ``key`` (DESIGN.md 4.3, 4.4).
 
-    One fit per comparison x scenario (test x split assumption) x prior: every prior under the
-    primary split assumption (each test), the primary prior elsewhere; each fit with its own
-    derived seed and the diagnostic gates of :func:`fit_with_gates`. A scenario under which no
-    table reproduces a report is not fitted (its rows say so).
+    Per comparison: the exact posterior (quadrature) under every scenario (test x split
+    assumption) x prior, the sensitivity rows; and one MCMC fit per prior under the primary
+    scenario, each with its own derived seed and the diagnostic gates of :func:`fit_with_gates`.
+    A scenario under which no table reproduces a report has no posterior (its rows say so).
 
     Raises:
         InputError: no grouping ``key``, or no comparison names it; counts against the reported
