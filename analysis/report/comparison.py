@@ -263,6 +263,18 @@ def sentences(results: dict[str, Any]) -> list[str]:
     return out
 
 
+#: How the sensitivity rows are computed (the assumptions list and the sensitivity table say it).
+QUADRATURE_SENTENCE = (
+    "The sensitivity rows (every test x split assumption x prior) are exact: the posterior of the "
+    "log OR by 1-D quadrature of prior x the report's likelihood (baseline integrated on a finer "
+    "rule, error near 1e-8), no sampling. Its bounds are found by a scan of the log posterior "
+    "and hold all but 1e-9 of the mass (checked on the grid's edges, widened otherwise); the "
+    "likelihood is computed on a lattice of step at most 0.05 and interpolated (cubic Hermite), "
+    "and halving the step changes no summary by more than 1e-5 relative (refined otherwise). "
+    "MCMC runs under the primary scenario only."
+)
+
+
 def assumption_sentences(results: dict[str, Any]) -> list[str]:
     """The assumptions of a comparison endpoint in words, from its results dict."""
     g, a = results["grouping"], results["assumptions"]
@@ -308,8 +320,10 @@ def assumption_sentences(results: dict[str, Any]) -> list[str]:
         f"The baseline event rate (log-odds Normal({base['baseline_mu']:g}, "
         f"{base['baseline_sigma']:g}) in {reference}) is integrated out numerically (41-node "
         "rule, error below 1e-5 for about 50 patients) and each report's likelihood of the log OR "
-        "is tabulated on -12..12 and interpolated (error about 1e-7 in log-likelihood)."
+        "is tabulated on -12..12 and interpolated (error about 1e-7 in log-likelihood) for the "
+        "MCMC fits."
     )
+    out.append(QUADRATURE_SENTENCE)
     seen: set[str] = set()
     for event in events.values():
         for name, prior in event["priors"].items():
@@ -513,5 +527,5 @@ def present(result: Any, loaded: Any = None) -> None:
     }
     result.captions = captions_of(results)
     result.estimate_kinds = estimate_kinds_of(result.comparison)
-    result.sensitivity_estimate = "posterior median"
+    result.sensitivity_estimate = "exact posterior median (quadrature)"
     result.priors_table = priors_table_of(results)
