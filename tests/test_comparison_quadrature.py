@@ -31,6 +31,7 @@ from trial_reanalysis.analysis.endpoints.comparison import (
 )
 from trial_reanalysis.analysis.inference.diagnostics import fit_with_gates
 from trial_reanalysis.analysis.inference.fitting import SamplerSettings
+from trial_reanalysis.analysis.report.comparison import mcmc_check_sentence
 from trial_reanalysis.models.comparison import (
     AE_PRIORS,
     QuadratureError,
@@ -253,3 +254,24 @@ def test_refusals():
     other = dataclasses.replace(WEAK, parameters={**WEAK.parameters, "baseline_mu": 0.0})
     with pytest.raises(ValueError, match="share one baseline"):
         log_or_posteriors(report_from_counts(10, 10, 5, 2), [WEAK, other])
+
+
+def _check(z: float) -> dict:
+    return {"z_mean": 0.1, "z_median": -0.2, "z_ci95": [z, 0.3], "z_limit": 4.0}
+
+
+def test_mcmc_check_sentence_says_the_numbers_are_exact_and_flags_a_fit_beyond_4_mcse():
+    def results(z_rash: float) -> dict:
+        return {
+            "events": {
+                "ppe": {"posterior": {"weak": {"mcmc_check": _check(1.5)}}},
+                "rash": {"posterior": {"weak": {"mcmc_check": _check(z_rash)}, "none": None}},
+            }
+        }
+
+    agree = mcmc_check_sentence(results(-3.9))
+    assert "exact (1-D quadrature" in agree
+    assert "within 4 Monte Carlo standard errors (largest |z| = 3.90)" in agree
+    off = mcmc_check_sentence(results(-4.1))
+    assert "more than 4 Monte Carlo standard errors for rash ('weak') (largest |z| = 4.10)" in off
+    assert mcmc_check_sentence({"events": {"ppe": {"posterior": {"weak": None}}}}) is None
