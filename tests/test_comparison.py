@@ -383,7 +383,7 @@ def test_printed_direction_of_every_probability(seed_result, key):
     cmp = seed_result.comparison
     row = cmp[
         (cmp["quantity"] == f"odds ratio, {key}")
-        & (cmp["method"] == "posterior median, prior 'weakly_informative'")
+        & (cmp["method"] == "exact posterior median (quadrature), prior 'weakly_informative'")
     ]
     assert row["probability_label"].item() == ("P(OR > 1)" if key == "ppe" else "P(OR < 1)")
     assert row["probability"].item() == pytest.approx(reported, abs=tol)
@@ -420,3 +420,28 @@ def test_pooled_event_rate_matches_adaptive_quadrature():
             num += integrate.quad(weighted, -np.inf, np.inf, epsabs=0, epsrel=1e-11)[0]
         got = pooled_event_rate(report, np.array([beta]), prior)[0]
         assert got == pytest.approx(num / den, abs=2e-5), beta
+
+
+def test_seed_posteriors_are_exact_with_the_mcmc_fit_beside_them(seed_result):
+    """The primary scenario's posteriors are the quadrature's (the primary sensitivity row holds
+    the same numbers), each with its MCMC fit within 4 MCSE; only the primary scenario is fitted
+    (3 events x 2 priors) and every sensitivity row records its quadrature rule."""
+    assert len(seed_result.diagnostics) == 3 * 2
+    assert len(seed_result.posteriors) == 3 * 2 + 1  # and the file of the primary fits
+    for event in seed_result.results["events"].values():
+        primary_row = next(s for s in event["sensitivity"] if s["primary"])
+        post = event["posterior"][event["primary_prior"]]
+        assert post["method"] == "quadrature"
+        for key in ("mean", "sd", "median", "ci95"):
+            assert post["log_odds_ratio"][key] == primary_row["posterior"]["log_odds_ratio"][key]
+        for name, p in event["posterior"].items():
+            check = p["mcmc_check"]
+            assert check["within_limit"] and check["z_limit"] == 4.0, name
+            assert abs(check["log_odds_ratio"]["mean"] - p["log_odds_ratio"]["mean"]) < (
+                4 * check["mcse_mean"]
+            )
+        assert len(event["sensitivity"]) == 6 * 2  # 5 split assumptions + chi-square, 2 priors
+        for row in event["sensitivity"]:
+            d = row["diagnostics"]
+            assert row["method"] == d["method"] == "quadrature"
+            assert d["edge_mass"] < 1e-9 and d["refinement_change"] < 1e-5

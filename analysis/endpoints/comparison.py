@@ -25,8 +25,12 @@ comparison of one grouping (DESIGN.md 4.3 and 4.4):
 - **Priors**: the comparison's own (``[comparisons.<key>.priors]``, normal on the log OR) or the
   defaults of :data:`models.comparison.AE_PRIORS`.
 
-Each (comparison, scenario, prior) is one fit of the one-event model (compiled once a process),
-with its derived seed and the diagnostic gates. The evidence of each report is computed under its
+Every (comparison, scenario, prior) has its exact posterior of the log OR by 1-D quadrature
+(:func:`models.comparison.log_or_posteriors`: adaptive bounds with edge mass below 1e-9, a
+refinement check to 1e-5 relative); these are the sensitivity rows. Under the primary scenario
+each prior is also one MCMC fit of the one-event model (compiled once a process), with its derived
+seed and the diagnostic gates: its draws weigh the compatible tables and feed the follow-up
+priors. The evidence of each report is computed under its
 own likelihood (:func:`models.comparison.report_evidence`); beside it, for comparison only, the
 Sellke-Bayarri-Berger calibration 1 / (-e p ln p) (Sellke, Bayarri, Berger. Am Stat
 2001;55:62-71), a bound for a continuous, two-sided P value only.
@@ -64,9 +68,11 @@ from trial_reanalysis.analysis.trials.v2 import Comparison, Grouping, parse_p_va
 from trial_reanalysis.models.comparison import (
     AE_PRIORS,
     CoarsenedReport,
+    LogOddsRatioPosterior,
     build_comparison_model,
     coarsened_report,
     file_priors,
+    log_or_posteriors,
     marginal_cell_log_likelihood,
     model_data,
     pooled_event_rate,
@@ -87,6 +93,11 @@ OTHER_GROUP_MIN_SHARE = 0.8
 WEIGHT_DRAWS = 1000
 #: Work (draws x cells x nodes) of one chunk of those averages (bounds memory near 100 MB).
 CHUNK_WORK = 4_000_000
+
+#: The MCMC check beside an exact posterior passes when every |z| = |MCMC - exact| / MCSE of the
+#: log OR's mean and 2.5 / 50 / 97.5 % quantiles is below this (a run makes 4 z per prior and
+#: event, 24 for the seed: with 4 a false alarm is rarer than 1 in 500 runs).
+MCMC_Z_LIMIT = 4.0
 
 #: What each evidence number of results.json is (written beside them as ``evidence_note``).
 EVIDENCE_NOTE = (
@@ -339,6 +350,67 @@ def summarise_log_or(draws: np.ndarray, sign: int | None) -> dict[str, Any]:
     }
 
 
+def summarise_exact_log_or(post: LogOddsRatioPosterior, sign: int | None) -> dict[str, Any]:
+    """The summaries of :func:`summarise_log_or` from the exact (quadrature) posterior of the log
+    OR (:func:`models.comparison.log_or_posteriors`), same keys: OR mean, median and 95 %
+    equal-tailed interval; log OR mean, sd, median and interval; P(OR > 1), P(OR < 1) and the
+    probability of the reported direction. The median and interval of the OR are the exponentials
+    of the log OR's (quantiles commute with a monotone map)."""
+    x = post.log_odds_ratio
+    lo, med, hi = (float(v) for v in post.quantile([INTERVAL_TAILS[0], 0.5, INTERVAL_TAILS[1]]))
+    mean = post.expect(x)
+    p_below = post.prob_below(0.0)
+    p_above = 1.0 - p_below
+    return {
+        "odds_ratio": {
+            "mean": post.expect(np.exp(x)),
+            "median": math.exp(med),
+            "ci95": [math.exp(lo), math.exp(hi)],
+        },
+        "log_odds_ratio": {
+            "mean": mean,
+            "sd": math.sqrt(max(post.expect((x - mean) ** 2), 0.0)),
+            "median": med,
+            "ci95": [lo, hi],
+        },
+        "p_or_above_1": p_above,
+        "p_or_below_1": p_below,
+        "p_reported_direction": None if sign is None else (p_above if sign > 0 else p_below),
+    }
+
+
+def mcmc_check(idata: az.InferenceData, exact: dict[str, Any]) -> dict[str, Any]:
+    """The MCMC fit of the log OR beside its exact posterior (:func:`summarise_exact_log_or`):
+    the fit's mean, median and 2.5 / 97.5 % quantiles, their MCSE (ArviZ) and z = (MCMC - exact)
+    / MCSE; ``within_limit`` when every |z| < :data:`MCMC_Z_LIMIT`."""
+    var = "log_odds_ratio"
+    draws = idata.posterior[var].isel(ae=0)
+    flat = draws.values.ravel()
+    data = xr.Dataset({var: draws})
+    lor = exact["log_odds_ratio"]
+    probs = (INTERVAL_TAILS[0], 0.5, INTERVAL_TAILS[1])
+    targets = (lor["ci95"][0], lor["median"], lor["ci95"][1])
+    mean = float(flat.mean())
+    mcse_mean = float(az.mcse(data, method="mean")[var])
+    q = [float(np.quantile(flat, prob)) for prob in probs]
+    mcse_q = [float(az.mcse(data, method="quantile", prob=prob)[var]) for prob in probs]
+    z_mean = (mean - lor["mean"]) / mcse_mean
+    z_q = [(a - b) / e for a, b, e in zip(q, targets, mcse_q, strict=True)]
+    return {
+        "log_odds_ratio": {"mean": mean, "median": q[1], "ci95": [q[0], q[2]]},
+        "p_or_above_1": float(np.mean(flat > 0)),
+        "mcse_mean": mcse_mean,
+        "mcse_median": mcse_q[1],
+        "mcse_ci95": [mcse_q[0], mcse_q[2]],
+        "z_mean": z_mean,
+        "z_median": z_q[1],
+        "z_ci95": [z_q[0], z_q[2]],
+        "z_limit": MCMC_Z_LIMIT,
+        "within_limit": bool(max(abs(z_mean), *map(abs, z_q)) < MCMC_Z_LIMIT),
+        "draws": int(flat.size),
+    }
+
+
 def _thin(draws: np.ndarray, n: int = WEIGHT_DRAWS) -> np.ndarray:
     flat = np.asarray(draws).ravel()
     if flat.size <= n:
@@ -416,11 +488,14 @@ class _Fit:
 
 @dataclass
 class _EventFits:
-    """Every fit of one comparison: per (scenario label, prior name) its :class:`_Fit`, and per
-    scenario label the coarsened report with where its data came from."""
+    """Every posterior of one comparison: per (scenario label, prior name) the MCMC
+    :class:`_Fit` (primary scenario only) and the exact summary (every scenario; None where no
+    table reproduces the report), and per scenario label the coarsened report with where its
+    data came from."""
 
     fits: dict[tuple[str, str], _Fit]
     reports: dict[str, tuple[CoarsenedReport, str]]
+    exact: dict[tuple[str, str], dict[str, Any] | None]
 
 
 def _fit_event(
@@ -431,21 +506,31 @@ def _fit_event(
     scenarios: list[Scenario],
     run: dict[str, Any],
 ) -> _EventFits:
-    """Fit comparison ``ckey``: every prior under the primary split assumption (each test), the
-    primary prior elsewhere; a scenario under which no table reproduces the report is recorded as
-    an empty fit. ``run`` holds seed, settings, allow_failed, the sign, the primary scenario and
-    the collectors ``posteriors`` and ``diagnostics``."""
-    prior_main = primary(priors).name
-    out = _EventFits({}, {})
+    """Comparison ``ckey`` under every scenario and prior: the exact posterior by quadrature
+    (:func:`models.comparison.log_or_posteriors`; its rule's record under ``"diagnostics"``) for
+    every (scenario, prior), and a gated MCMC fit under the primary scenario for every prior. A
+    scenario under which no table reproduces the report has no posterior (None; an empty fit).
+    ``run`` holds seed, settings, allow_failed, the sign, the primary scenario and the
+    collectors ``posteriors`` and ``diagnostics``."""
+    out = _EventFits({}, {}, {})
     for scenario in scenarios:
         report, origin = event_report(loaded, ckey, scenario)
         out.reports[scenario.label] = (report, origin)
-        primary_split = scenario.split == run["first"].split
-        here = priors if primary_split else {prior_main: priors[prior_main]}
-        for prior_name, prior in here.items():
-            if report.n_cells == 0:
-                out.fits[(scenario.label, prior_name)] = _Fit(None, None, None, None)
-                continue
+        if report.n_cells == 0:
+            for prior_name in priors:
+                out.exact[(scenario.label, prior_name)] = None
+                if scenario == run["first"]:
+                    out.fits[(scenario.label, prior_name)] = _Fit(None, None, None, None)
+            continue
+        exact = log_or_posteriors(report, list(priors.values()))
+        for prior_name, post in zip(priors, exact, strict=True):
+            summary = summarise_exact_log_or(post, run["sign"])
+            summary["n_compatible_tables"] = report.n_cells
+            summary["diagnostics"] = dict(post.check)
+            out.exact[(scenario.label, prior_name)] = summary
+        if scenario != run["first"]:
+            continue
+        for prior_name, prior in priors.items():
             label = f"{ckey}, {scenario.label}, prior {prior_name}"
             idata, diag = fit_with_gates(
                 compiled_model(),
@@ -494,12 +579,24 @@ def _event_result(
     scenarios: list[Scenario],
     first: Scenario,
     compatible: list[dict[str, Any]],
+    pooled_rate: float | None = None,
 ) -> dict[str, Any]:
-    """The results.json entry of one comparison: the report as printed, the posteriors under
-    every prior, the exact evidence of the report, diagnostics and the sensitivity rows."""
+    """The results.json entry of one comparison: the report as printed, the exact posteriors
+    under every prior in the primary scenario with their MCMC check (``mcmc_check``; the fits'
+    gates under ``diagnostics``), the exact evidence of the report and the sensitivity rows.
+    ``pooled_rate``: the posterior mean of the pooled event rate (primary prior)."""
     prior_main = primary(priors).name
     report, origin = event.reports[first.label]
     main = {name: event.fits[(first.label, name)] for name in priors}
+    posterior: dict[str, dict[str, Any] | None] = {}
+    for name, fit in main.items():
+        exact = _without_diagnostics(event.exact[(first.label, name)])
+        if exact is not None and fit.idata is not None:
+            exact["method"] = "quadrature"
+            if name == prior_main and pooled_rate is not None:
+                exact["pooled_event_rate_mean"] = pooled_rate
+            exact["mcmc_check"] = mcmc_check(fit.idata, exact)
+        posterior[name] = exact
     p = None if c.p_value == "unknown" else printed_p(c.p_value.value, c.p_value.ns_threshold)
     sbb = None if p is None else sbb_of_report(p)
     ev = report_evidence(report, priors[prior_main], sign) or {}
@@ -522,7 +619,7 @@ def _event_result(
             name: {"parameters": s.parameters, "rationale": s.rationale, "primary": s.primary}
             for name, s in priors.items()
         },
-        "posterior": {name: f.summary for name, f in main.items()},
+        "posterior": posterior,
         "bayes_factor_primary_vs_null": ev.get("bayes_factor_prior_vs_null"),
         "bayes_factor_reported_side_vs_null": ev.get("bayes_factor_reported_side_vs_null"),
         "bayes_factor_max": ev.get("bayes_factor_max"),
@@ -545,11 +642,12 @@ def _event_result(
                 "split": sc.split,
                 "prior": name,
                 "primary": sc == first and name == prior_main,
-                "posterior": event.fits[(sc.label, name)].summary,
+                "method": "quadrature",
+                "posterior": _without_diagnostics(event.exact[(sc.label, name)]),
+                "diagnostics": _quadrature_record(event.exact[(sc.label, name)]),
             }
             for sc in scenarios
             for name in priors
-            if (sc.label, name) in event.fits
         ],
     }
     if origin == "published counts":
@@ -559,6 +657,19 @@ def _event_result(
     return result
 
 
+def _without_diagnostics(summary: dict[str, Any] | None) -> dict[str, Any] | None:
+    """An exact summary without its quadrature record (results.json keeps it beside)."""
+    return None if summary is None else {k: v for k, v in summary.items() if k != "diagnostics"}
+
+
+def _quadrature_record(summary: dict[str, Any] | None) -> dict[str, Any]:
+    """The ``diagnostics`` of a sensitivity entry: the quadrature rule's record (no MCMC fit),
+    or why there is no posterior."""
+    if summary is None:
+        return {"method": "none", "reason": "no table reproduces the report"}
+    return summary["diagnostics"]
+
+
 def _sensitivity_rows(
     ckey: str,
     priors: dict[str, PriorScenario],
@@ -566,15 +677,14 @@ def _sensitivity_rows(
     scenarios: list[Scenario],
     first: Scenario,
 ) -> list[dict[str, Any]]:
-    """Sensitivity-table rows of one comparison: the odds ratio's posterior median, 95 % interval
-    and P(OR > 1) per scenario and prior (NaN where no table reproduces the report)."""
+    """Sensitivity-table rows of one comparison: the odds ratio's exact posterior median, 95 %
+    interval and P(OR > 1) (quadrature) per scenario and prior (NaN where no table reproduces
+    the report)."""
     prior_main = primary(priors).name
     rows = []
     for sc in scenarios:
         for name in priors:
-            if (sc.label, name) not in event.fits:
-                continue
-            s = event.fits[(sc.label, name)].summary
+            s = event.exact[(sc.label, name)]
             rows.append(
                 {
                     "quantity": f"odds ratio, {ckey}",
@@ -644,10 +754,10 @@ def analyse_comparisons(
 ) -> EndpointResult:
     """Bayesian reanalysis of every comparison of the grouping ``key`` (DESIGN.md 4.3, 4.4).
 
-    One fit per comparison x scenario (test x split assumption) x prior: every prior under the
-    primary split assumption (each test), the primary prior elsewhere; each fit with its own
-    derived seed and the diagnostic gates of :func:`fit_with_gates`. A scenario under which no
-    table reproduces a report is not fitted (its rows say so).
+    Per comparison: the exact posterior (quadrature) under every scenario (test x split
+    assumption) x prior, the sensitivity rows; and one MCMC fit per prior under the primary
+    scenario, each with its own derived seed and the diagnostic gates of :func:`fit_with_gates`.
+    A scenario under which no table reproduces a report has no posterior (its rows say so).
 
     Raises:
         InputError: no grouping ``key``, or no comparison names it; counts against the reported
@@ -688,9 +798,10 @@ def analyse_comparisons(
         report = event.reports[first.label][0]
         best = event.fits[(first.label, prior_main.name)]
         compatible: list[dict[str, Any]] = []
+        pooled_rate = None
         if best.draws is not None:
             compatible, rate = _compatible_tables(report, best, prior_main)
-            best.summary["pooled_event_rate_mean"] = float(np.mean(rate))
+            pooled_rate = float(np.mean(rate))
             primary_draws[ckey] = {"log_odds_ratio": best.draws, "event_rate": rate}
             analysis_priors[ckey] = {
                 "family": prior_main.family,
@@ -698,7 +809,7 @@ def analyse_comparisons(
             }
             primary_fits.append(best.idata)
             tables += [{"comparison": ckey, "scenario": first.label, **r} for r in compatible]
-        result = _event_result(c, sign, priors, event, scenarios, first, compatible)
+        result = _event_result(c, sign, priors, event, scenarios, first, compatible, pooled_rate)
         results["events"][ckey] = result
         comparison += _comparison_rows(ckey, result, exposed, reference, first)
         sensitivity += _sensitivity_rows(ckey, priors, event, scenarios, first)
@@ -797,7 +908,7 @@ def _posterior_rows(ckey: str, r: dict[str, Any], first: Scenario) -> list[dict[
         {
             "quantity": f"odds ratio, {ckey}",
             "side": "bayesian",
-            "method": f"posterior median, prior '{name}'",
+            "method": f"exact posterior median (quadrature), prior '{name}'",
             "scenario": first.label,
             "estimate": s["odds_ratio"]["median"],
             "ci_low": s["odds_ratio"]["ci95"][0],

@@ -259,8 +259,60 @@ def sentences(results: dict[str, Any]) -> list[str]:
                     counted=counted,
                 )
             )
+    check = mcmc_check_sentence(results)
+    if check is not None:
+        out.append(check)
     out.append(scale_sentence())
     return out
+
+
+def mcmc_check_sentence(results: dict[str, Any]) -> str | None:
+    """Which posterior numbers are exact, and the MCMC check beside them: the largest |z| of the
+    fits' log OR mean and quantiles against the exact ones, and any (event, prior) beyond the
+    limit. None when no event has a posterior."""
+    zs: dict[tuple[str, str], float] = {}
+    limit = None
+    for key, event in results["events"].items():
+        for name, post in event["posterior"].items():
+            check = (post or {}).get("mcmc_check")
+            if check is None:
+                continue
+            limit = check["z_limit"]
+            zs[(key, name)] = max(
+                abs(check["z_mean"]), abs(check["z_median"]), *map(abs, check["z_ci95"])
+            )
+    if not zs:
+        return None
+    worst = max(zs.values())
+    off = [f"{key} ('{name}')" for (key, name), z in zs.items() if z >= limit]
+    exact = (
+        "The posterior odds ratios, intervals and probabilities above are exact (1-D quadrature "
+        "over the log OR, no sampling error); "
+    )
+    if not off:
+        return exact + (
+            "the MCMC fit of each event and prior agrees with them: log OR mean, median and "
+            f"{INTERVAL_LEVEL:.0%} limits within {limit:g} Monte Carlo standard errors (largest "
+            f"|z| = {worst:.2f})."
+        )
+    return exact + (
+        f"the MCMC fit differs from them by more than {limit:g} Monte Carlo standard errors for "
+        f"{', '.join(off)} (largest |z| = {worst:.2f})."
+    )
+
+
+#: How the sensitivity rows are computed (the assumptions list and the sensitivity table say it).
+QUADRATURE_SENTENCE = (
+    "The posteriors and the sensitivity rows (every test x split assumption x prior) are exact: "
+    "the posterior of the "
+    "log OR by 1-D quadrature of prior x the report's likelihood (baseline integrated on a finer "
+    "rule, error near 1e-8), no sampling. Its bounds are found by a scan of the log posterior "
+    "and hold all but 1e-9 of the mass (checked on the grid's edges, widened otherwise); the "
+    "likelihood is computed on a lattice of step at most 0.05 and interpolated (cubic Hermite), "
+    "and halving the step changes no summary by more than 1e-5 relative (refined otherwise). "
+    "The primary scenario's posteriors are computed the same way; an MCMC fit per prior stands "
+    "beside them as the check, and its draws weigh the compatible tables."
+)
 
 
 def assumption_sentences(results: dict[str, Any]) -> list[str]:
@@ -308,8 +360,10 @@ def assumption_sentences(results: dict[str, Any]) -> list[str]:
         f"The baseline event rate (log-odds Normal({base['baseline_mu']:g}, "
         f"{base['baseline_sigma']:g}) in {reference}) is integrated out numerically (41-node "
         "rule, error below 1e-5 for about 50 patients) and each report's likelihood of the log OR "
-        "is tabulated on -12..12 and interpolated (error about 1e-7 in log-likelihood)."
+        "is tabulated on -12..12 and interpolated (error about 1e-7 in log-likelihood) for the "
+        "MCMC fits."
     )
+    out.append(QUADRATURE_SENTENCE)
     seen: set[str] = set()
     for event in events.values():
         for name, prior in event["priors"].items():
@@ -513,5 +567,5 @@ def present(result: Any, loaded: Any = None) -> None:
     }
     result.captions = captions_of(results)
     result.estimate_kinds = estimate_kinds_of(result.comparison)
-    result.sensitivity_estimate = "posterior median"
+    result.sensitivity_estimate = "exact posterior median (quadrature)"
     result.priors_table = priors_table_of(results)
