@@ -72,11 +72,20 @@ def test_seed_trial_posterior_as_expected(result):
 
 
 def test_every_assumption_swept(result):
+    """Every scenario of the sweep is exact (quadrature, no MCMC fit and no netCDF); the only
+    MCMC fits are one per prior under the primary scenario."""
     scen = result.results["scenarios"]
     assert len(scen) == 3 * 3 * 3
     assert sum(s["primary"] for s in scen.values()) == 1
-    assert all(s["diagnostics"]["passed"] for s in scen.values())
-    assert len(result.diagnostics) == len(PRIORS) + 26
+    for s in scen.values():
+        grid = s["diagnostics"]
+        assert grid["method"] == "quadrature" and grid["passed"]
+        assert grid["edge_mass"] < 1e-9 and grid["refinement_max_relative_change"] < 1e-5
+    assert len(result.diagnostics) == len(PRIORS)
+    assert len(result.posteriors) == len(PRIORS)
+    rows = result.sensitivity[result.sensitivity["prior"] == "weakly_informative"]
+    assert (rows["assumption"].str.contains("exact: quadrature").sum()) == 2 * 27
+    assert any("2-D quadrature" in a for a in result.assumptions)
 
 
 def test_ml_is_maximum_of_summary_likelihood(result):

@@ -63,6 +63,10 @@ from trial_reanalysis.analysis.inference.calibration import (
 )
 from trial_reanalysis.analysis.inference.diagnostics import FitDiagnostics, fit_with_gates
 from trial_reanalysis.analysis.inference.fitting import CompiledModel, SamplerSettings, derive_seed
+from trial_reanalysis.analysis.inference.weibull_quadrature import (
+    QuadratureError,
+    weibull_posterior_by_quadrature,
+)
 from trial_reanalysis.analysis.reconstruction.curve_checks import check_against_report
 from trial_reanalysis.analysis.trials.checks import time_to_event_data, time_unit
 from trial_reanalysis.analysis.trials.load import LoadedTrial
@@ -73,6 +77,7 @@ from trial_reanalysis.analysis.trials.validation import (
 )
 from trial_reanalysis.models.priors import PriorScenario, primary, with_primary
 from trial_reanalysis.models.time_to_event import (
+    LANDMARK_KEYS,
     MEDIAN,
     PATIENT_DATA_KEYS,
     SHAPE,
@@ -94,6 +99,8 @@ PPC_DRAWS = 400
 #: The summary maximum likelihood is reported only when it lies inside these shapes (else the
 #: shape is not identified by the summary and the maximum runs off).
 ML_SHAPE_RANGE = (0.05, 30.0)
+#: The sensitivity table's ``assumption`` of the assumption-sweep rows (exact posteriors).
+SWEEP_ASSUMPTION = "ci_transform x n_at_risk x censoring (exact: quadrature)"
 #: Placeholder summary of the model compiled for the tests' fixture (any pattern's data work).
 _PLACEHOLDER = (4.4, 3.6, 5.9)
 
@@ -516,6 +523,31 @@ class _SummaryFits:
         self.diags.append(diag)
         return idata
 
+    def quadrature(
+        self, prior_name: str, scen: Scenario, times: list[float]
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The exact posterior summary of scenario ``scen`` under prior ``prior_name`` by 2-D
+        quadrature (:func:`weibull_posterior_by_quadrature`, the same likelihood and prior as
+        :meth:`fit`), and its record for results.json's ``diagnostics`` (method, grid, checks).
+
+        Raises QuadratureError when the grid's checks fail, ValueError as :meth:`scenario_data`.
+        """
+        data = self.scenario_data(scen)
+        landmarks = {k: data[k] for k in LANDMARK_KEYS} if self.landmarks else None
+        out = weibull_posterior_by_quadrature(
+            self.setup.pattern,
+            data,
+            landmarks,
+            self.priors[prior_name],
+            times,
+            reference=float(data["reference_time"]),
+        )
+        record = {**out.pop("grid"), "passed": True}  # its checks passed, else it raised
+        out["survival_at"] = {
+            time_key(t): s for t, s in zip(times, out["survival_at"], strict=True)
+        }
+        return out, record
+
 
 def _fit_priors(
     fitter: _SummaryFits, primary_name: str, n_points: int, times: list[float]
@@ -548,12 +580,14 @@ def _fit_sweep(
     fitter: _SummaryFits,
     sets: dict[str, Any],
     primary_name: str,
-    primary_result: tuple[dict[str, Any], dict[str, Any]],
     times: list[float],
 ) -> tuple[dict[str, Any], list[str]]:
     """The assumption sweep under the primary prior (transform x n at risk x censoring; the
-    primary scenario only without a printed median): per scenario its posterior summary and
-    diagnostics, and the scenarios skipped with why."""
+    primary scenario only without a printed median): per scenario its exact posterior summary by
+    2-D quadrature (no sampling, so rows differ only by their assumptions, without Monte Carlo
+    noise; the primary scenario's row too) and the quadrature's record as its ``diagnostics``,
+    and the scenarios skipped with why (a quadrature that fails its checks is skipped with
+    ``allow_failed``, else raises QuadratureError)."""
     prim = fitter.setup.primary
     sweep = (
         list(
@@ -571,25 +605,26 @@ def _fit_sweep(
     for transform, n, cens in sweep:
         scen = (transform, int(n), tuple(cens))
         label = scenario_label(*scen)
-        if scen == prim:
-            summ, diag = primary_result
-        else:
-            if scen[1] < MIN_PFS_N_AT_RISK:
-                skipped.append(f"{label}: n at risk below {MIN_PFS_N_AT_RISK}")
-                continue
-            try:
-                idata = fitter.fit(primary_name, scen)
-            except ValueError as exc:
-                skipped.append(f"{label}: {exc}")
-                continue
-            summ, diag = posterior_summary(idata, times), fitter.diags[-1].summary()
+        if scen != prim and scen[1] < MIN_PFS_N_AT_RISK:
+            skipped.append(f"{label}: n at risk below {MIN_PFS_N_AT_RISK}")
+            continue
+        try:
+            summ, record = fitter.quadrature(primary_name, scen, times)
+        except QuadratureError as exc:
+            if not fitter.allow_failed:
+                raise
+            skipped.append(f"{label}: {exc}")
+            continue
+        except ValueError as exc:
+            skipped.append(f"{label}: {exc}")
+            continue
         scenarios[label] = {
             "transform": transform,
             "n_at_risk": int(n),
             "censoring": list(cens),
             "primary": scen == prim,
             "posterior": summ,
-            "diagnostics": diag,
+            "diagnostics": record,
         }
     return scenarios, skipped
 
@@ -607,9 +642,7 @@ def _summary_analysis(
     prim, pattern = setup.primary, setup.pattern
     n_points = sum(p in ("L", "M", "U") for p in pattern.split(",")) + len(fitter.landmarks)
     posterior, diagnostics, priors_skipped = _fit_priors(fitter, primary_name, n_points, times)
-    scenarios, skipped = _fit_sweep(
-        fitter, sets, primary_name, (posterior[primary_name], diagnostics[primary_name]), times
-    )
+    scenarios, skipped = _fit_sweep(fitter, sets, primary_name, times)
     primary_fit = fitter.fits[fitter.label(primary_name, prim)]
     ml = None
     if n_points >= 2:
@@ -1001,7 +1034,7 @@ def _sensitivity(results: dict[str, Any], primary_name: str, primary_label: str)
                 {
                     "quantity": quantity,
                     "prior": primary_name,
-                    "assumption": "ci_transform x n_at_risk x censoring",
+                    "assumption": SWEEP_ASSUMPTION,
                     "scenario": label,
                     "primary": sc["primary"],
                     "estimate": p["median"],

@@ -140,7 +140,8 @@ def sentences_of(results: Mapping[str, Any]) -> list[str]:
         meds = [s["posterior"]["median"]["median"] for s in scen.values()]
         shapes = [s["posterior"]["shape"]["median"] for s in scen.values()]
         out.append(
-            f"Across the {len(scen)} assumption scenarios the posterior median ranges "
+            f"Across the {len(scen)} assumption scenarios (primary prior; exact posteriors by "
+            f"2-D quadrature, no Monte Carlo error) the posterior median ranges "
             f"{_num(min(meds))}-{_num(max(meds))} {unit} and the shape {min(shapes):.2f}-"
             f"{max(shapes):.2f}."
         )
@@ -238,6 +239,16 @@ def assumptions_of(results: Mapping[str, Any]) -> list[str]:
             out.append(
                 f"The median was not reached: survival is taken to stay above one half {how}."
             )
+        grid = next(
+            (
+                sc["diagnostics"]
+                for sc in (results.get("scenarios") or {}).values()
+                if (sc.get("diagnostics") or {}).get("method") == "quadrature"
+            ),
+            None,
+        )
+        if grid is not None:
+            out.append(quadrature_sentence(grid))
         for skipped in results.get("scenarios_skipped") or []:
             out.append(f"Scenario not analysed: {skipped}.")
     if results["reported"]["landmarks"]:
@@ -257,6 +268,18 @@ def assumptions_of(results: Mapping[str, Any]) -> list[str]:
             f"carry no information and are left out ({patient['censored_at_time_zero_left_out']})."
         )
     return out
+
+
+def quadrature_sentence(grid: Mapping[str, Any]) -> str:
+    """How the exact posteriors are computed: the grid, its coordinates and its two checks."""
+    return (
+        "Exact posteriors (the assumption scenarios) are computed by 2-D quadrature of the same "
+        "likelihood and prior, on a grid in the log shape and the median offset "
+        "w = k (log median - log c) (c the printed median, or the reference time the model "
+        "uses), with bounds adapted until the posterior mass on the grid's edges is below "
+        f"{grid['edge_tol']:.0e} and the grid refined (twice the points) until no reported "
+        f"number changes by more than {grid['rel_tol']:.0e} relative."
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -458,8 +481,8 @@ def captions_of(result: EndpointResult) -> dict[str, str]:
         f"{key}_forest": (
             f"Posterior median (point) and {PERCENT} credible interval (bar) of the median "
             f"{label} ({unit}, left) and the Weibull shape k (right), under each prior and under "
-            "each assumption scenario with the primary prior; dotted line: k = 1 (a constant "
-            "hazard)."
+            "each assumption scenario with the primary prior (exact, by quadrature); dotted line: "
+            "k = 1 (a constant hazard)."
         ),
     }
 
