@@ -23,6 +23,7 @@ import pytest
 from scipy import optimize, special, stats
 from scipy.integrate import cumulative_trapezoid, trapezoid
 
+from trial_reanalysis.analysis.endpoints.time_to_event import mcmc_check
 from trial_reanalysis.analysis.inference import weibull_quadrature as wq
 from trial_reanalysis.analysis.inference.calibration import dirichlet_alpha
 from trial_reanalysis.analysis.inference.diagnostics import fit_with_gates
@@ -180,10 +181,8 @@ def test_seed_primary_scenario_against_a_dense_log_grid(seed_exact) -> None:
     assert 1.5 < seed_exact["shape"]["median"] < 1.7
 
 
-def test_seed_primary_scenario_against_mcmc(seed_exact, compiled_summary) -> None:
-    """The package's MCMC fit of the same scenario and prior: means and 2.5 / 50 / 97.5 %
-    quantiles of the median and the shape, and the mean survival at 3, 6, 12 months, within 4
-    MCSE of the exact values."""
+@pytest.fixture(scope="module")
+def seed_mcmc(compiled_summary):
     data = summary_data(SEED["median"], SEED["lower"], SEED["upper"], _seed_alpha())
     data.update(landmark_data([], 48))
     data["reference_time"] = np.array(SEED["median"])
@@ -191,21 +190,59 @@ def test_seed_primary_scenario_against_mcmc(seed_exact, compiled_summary) -> Non
     data = {k: v for k, v in data.items() if k in compiled_summary.data_names}
     idata, diag = fit_with_gates(compiled_summary, data, seed=20240611, label="quadrature check")
     assert diag.passed
+    return idata
+
+
+def _z_values(idata, exact: dict) -> dict:
+    """(MCMC - exact) / MCSE of the means and 50 / 2.5 / 97.5 % quantiles of the median and the
+    shape, and of the mean survival at each time (written here from ArviZ's MCSE)."""
     post = idata.posterior
+    out = {}
     for var, key in (("median", "median"), ("weibull_shape", "shape")):
         flat = post[var].values.ravel()
         mcse = float(az.mcse(idata, var_names=[var], method="mean")[var])
-        assert abs(flat.mean() - seed_exact[key]["mean"]) < 4 * mcse, var
-        exact_q = [seed_exact[key]["median"], *seed_exact[key]["ci95"]]
-        for p, exact in zip((0.5, 0.025, 0.975), exact_q, strict=True):
+        out[(key, "mean")] = (flat.mean() - exact[key]["mean"]) / mcse
+        exact_q = [exact[key]["median"], *exact[key]["ci95"]]
+        for p, ex in zip((0.5, 0.025, 0.975), exact_q, strict=True):
             se = float(az.mcse(idata, var_names=[var], method="quantile", prob=p)[var])
-            assert abs(np.quantile(flat, p) - exact) < 4 * se, (var, p)
+            out[(key, p)] = (np.quantile(flat, p) - ex) / se
     m, k = post["median"], post["weibull_shape"]
-    for t, exact in zip(TIMES, seed_exact["survival_at"], strict=True):
-        surv = np.exp(-LN2 * (t / m) ** k).rename("s")
-        ds = az.convert_to_dataset(surv.to_dataset())
-        mcse = float(az.mcse(ds, method="mean")["s"])
-        assert abs(float(surv.mean()) - exact["mean"]) < 4 * mcse, t
+    for t, ex in zip(TIMES, exact["survival_at"], strict=True):
+        surv = np.exp(-LN2 * (t / m) ** k).rename("s").to_dataset()
+        mcse = float(az.mcse(surv, method="mean")["s"])
+        out[("survival", t)] = (float(surv["s"].mean()) - ex["mean"]) / mcse
+    return out
+
+
+def test_seed_primary_scenario_against_mcmc(seed_exact, seed_mcmc) -> None:
+    """The package's MCMC fit of the same scenario and prior: means and 2.5 / 50 / 97.5 %
+    quantiles of the median and the shape, and the mean survival at 3, 6, 12 months, within 4
+    MCSE of the exact values."""
+    z = _z_values(seed_mcmc, seed_exact)
+    assert len(z) == 11
+    assert max(abs(v) for v in z.values()) < 4, z
+
+
+def test_endpoint_mcmc_check_gives_these_z_values(seed_exact, seed_mcmc) -> None:
+    """The endpoint's MCMC check (results.json ``mcmc_check``) reports the z values computed
+    here, and flags a posterior moved by 10 MCSE of the median's mean."""
+    keyed = dict(zip(("3", "6", "12"), seed_exact["survival_at"], strict=True))
+    exact = {**seed_exact, "survival_at": keyed}
+    check = mcmc_check(seed_mcmc, exact, TIMES)
+    z = _z_values(seed_mcmc, seed_exact)
+    got = check["z"]
+    for key in ("median", "shape"):
+        assert got[key]["mean"] == pytest.approx(z[(key, "mean")], rel=1e-9)
+        assert got[key]["median"] == pytest.approx(z[(key, 0.5)], rel=1e-9)
+        assert got[key]["ci95"] == pytest.approx([z[(key, 0.025)], z[(key, 0.975)]], rel=1e-9)
+    for t, key in zip(TIMES, ("3", "6", "12"), strict=True):
+        assert got["survival_at"][key]["mean"] == pytest.approx(z[("survival", t)], rel=1e-9)
+    assert check["within_limit"] and check["max_abs_z"] == pytest.approx(
+        max(abs(v) for v in z.values()), rel=1e-9
+    )
+    mcse = float(az.mcse(seed_mcmc, var_names=["median"], method="mean")["median"])
+    moved = {**exact, "median": {**exact["median"], "mean": exact["median"]["mean"] + 10 * mcse}}
+    assert not mcmc_check(seed_mcmc, moved, TIMES)["within_limit"]
 
 
 # ---------------------------------------------------------------------------------------------
