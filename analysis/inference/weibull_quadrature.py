@@ -59,12 +59,14 @@ REL_TOL = 1e-5
 #: shrinks with k, a funnel).
 COORDINATES = (1.0, 0.0)
 #: Points per axis of the first grid (odd).
-START_POINTS = 121
+START_POINTS = 81
+#: Rounds of the mode's grid search (each shrinks the grid 2.5-fold).
+MODE_ROUNDS = 8
 #: Laplace sds per side of the first bounds.
 START_SDS = 8.0
 #: Rounds of widening / trimming the bounds, and of refining the grid.
 BOUND_ROUNDS = 8
-REFINE_ROUNDS = 3
+REFINE_ROUNDS = 4
 #: Bounds are trimmed to the lines where the density exceeds exp(-TRIM_LOG) of its peak.
 TRIM_LOG = 40.0
 #: Absolute floor of the relative-change check (a probability near 0 compares absolutely).
@@ -214,10 +216,7 @@ def _start_bounds(target: _Target, prior: PriorScenario) -> np.ndarray:
         val = float(target(x[0], x[1]))
         return -val if np.isfinite(val) else 1e300
 
-    x0 = np.array([0.0, mu_k])
-    # only a rough mode is needed (the bounds are then checked and adapted)
-    res = optimize.minimize(neg, x0, method="Nelder-Mead", options={"xatol": 1e-3, "fatol": 1e-4})
-    mode = res.x if np.isfinite(res.fun) and res.fun < 1e299 else x0
+    mode = _rough_mode(target, np.array([0.0, mu_k]), np.array([4.0, 4.0 * sd_k]))
     sd = _laplace_sd(neg, mode)
     if sd is None:
         spread = np.exp(target.gamma * mode[1]) * prior.parameters["log_median_sd"]
@@ -230,6 +229,24 @@ def _start_bounds(target: _Target, prior: PriorScenario) -> np.ndarray:
             mode[1] + START_SDS * sd[1],
         ]
     )
+
+
+def _rough_mode(target: _Target, centre: np.ndarray, span: np.ndarray) -> np.ndarray:
+    """The posterior mode to about 1e-3 of ``span``: the best point of an 11 x 11 grid of
+    centre +- span, re-centred there and shrunk (kept where the best point is on an edge).
+    Only a rough mode is needed: the bounds it starts are then checked and adapted."""
+    g = np.linspace(-1.0, 1.0, 11)
+    centre, span = centre.astype(float).copy(), span.astype(float).copy()
+    for _ in range(MODE_ROUNDS):
+        w, v = centre[0] + span[0] * g, centre[1] + span[1] * g
+        lp = target(w[None, :], v[:, None])
+        if not np.isfinite(lp.max()):
+            span *= 2.0
+            continue
+        j, i = np.unravel_index(int(np.argmax(lp)), lp.shape)
+        centre = np.array([w[i], v[j]])
+        span *= np.where([i in (0, g.size - 1), j in (0, g.size - 1)], 1.0, 0.4)
+    return centre
 
 
 def _laplace_sd(neg: Callable[[np.ndarray], float], mode: np.ndarray) -> np.ndarray | None:
@@ -322,7 +339,7 @@ def _eval_columns(pp: PPoly, x: np.ndarray) -> np.ndarray:
 
 def _quantile(cdf: Callable[[float], float], p: float, lo: float, hi: float) -> float:
     """The x in [lo, hi] with cdf(x) = p (cdf increasing)."""
-    return float(optimize.brentq(lambda x: cdf(x) - p, lo, hi, xtol=1e-13, rtol=1e-13))
+    return float(optimize.brentq(lambda x: cdf(x) - p, lo, hi, xtol=1e-11, rtol=1e-11))
 
 
 def _summarise(
