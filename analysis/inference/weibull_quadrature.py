@@ -16,7 +16,9 @@ with :math:`\ell` the model's own summary + landmark log likelihood
 :math:`-v = \log |\partial \log m / \partial w|` the Jacobian.
 
 **Grid and bounds** (the statistical assumption, checked every time): a uniform product grid in
-(w, v). It starts at the posterior mode +- 8 Laplace sds per axis; a side whose boundary line
+(w, v); if its checks fail, the same in (log m - log c, v) (:data:`COORDINATES`: when the prior,
+not the printed numbers, pins the median, e.g. a median not reached, w's spread shrinks with k).
+It starts at the posterior mode +- 8 Laplace sds per axis; a side whose boundary line
 holds more than ``edge_tol`` (1e-9) of the mass is widened by half the width, and bounds far
 wider than the mass (no grid point beyond a line of density below e^-40 of the peak) are
 trimmed, for a few rounds. Then the grid is refined (twice the points per axis) until no summary
