@@ -72,11 +72,39 @@ def test_seed_trial_posterior_as_expected(result):
 
 
 def test_every_assumption_swept(result):
+    """Every scenario of the sweep is exact (quadrature, no MCMC fit and no netCDF); the only
+    MCMC fits are one per prior under the primary scenario."""
     scen = result.results["scenarios"]
     assert len(scen) == 3 * 3 * 3
     assert sum(s["primary"] for s in scen.values()) == 1
-    assert all(s["diagnostics"]["passed"] for s in scen.values())
-    assert len(result.diagnostics) == len(PRIORS) + 26
+    for s in scen.values():
+        grid = s["diagnostics"]
+        assert grid["method"] == "quadrature" and grid["passed"]
+        assert grid["edge_mass"] < 1e-9 and grid["refinement_max_relative_change"] < 1e-5
+    assert len(result.diagnostics) == len(PRIORS)
+    assert len(result.posteriors) == len(PRIORS)
+    # every row exact: 2 quantities x (3 priors + 27 scenarios)
+    assert result.sensitivity["assumption"].str.contains("exact: quadrature").sum() == 2 * 30
+    assert any("2-D quadrature" in a for a in result.assumptions)
+
+
+def test_posteriors_are_exact_with_the_mcmc_check_beside(result):
+    """Every prior's reported posterior is the quadrature (its record says both grid checks
+    passed), the primary scenario's sweep row is the same numbers, and the MCMC fit beside it
+    agrees within 4 MCSE (seeded); the MCMC diagnostics are kept."""
+    r = result.results
+    assert set(r["quadrature"]) == set(r["mcmc_check"]) == set(PRIORS)
+    for name in PRIORS:
+        grid = r["quadrature"][name]
+        assert grid["method"] == "quadrature" and grid["edge_mass"] < 1e-9
+        check = r["mcmc_check"][name]
+        assert check["within_limit"] and check["max_abs_z"] < 4 and check["draws"] == 4000
+        assert r["diagnostics"][name]["passed"]
+    prim = r["scenarios"]["log, n=48, censored 0%-20%"]
+    assert prim["primary"] and prim["posterior"] == r["posterior"]["weakly_informative"]
+    methods = set(result.comparison.loc[result.comparison["side"] == "bayesian", "method"])
+    assert all("exact: quadrature" in m for m in methods)
+    assert any("The posterior numbers above are exact" in s for s in result.sentences)
 
 
 def test_ml_is_maximum_of_summary_likelihood(result):

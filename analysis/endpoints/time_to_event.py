@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
+from trial_reanalysis.analysis.constants import INTERVAL_TAILS
 from trial_reanalysis.analysis.endpoints.base import (
     EndpointResult,
     comparison_frame,
@@ -63,6 +64,10 @@ from trial_reanalysis.analysis.inference.calibration import (
 )
 from trial_reanalysis.analysis.inference.diagnostics import FitDiagnostics, fit_with_gates
 from trial_reanalysis.analysis.inference.fitting import CompiledModel, SamplerSettings, derive_seed
+from trial_reanalysis.analysis.inference.weibull_quadrature import (
+    QuadratureError,
+    weibull_posterior_by_quadrature,
+)
 from trial_reanalysis.analysis.reconstruction.curve_checks import check_against_report
 from trial_reanalysis.analysis.trials.checks import time_to_event_data, time_unit
 from trial_reanalysis.analysis.trials.load import LoadedTrial
@@ -73,6 +78,7 @@ from trial_reanalysis.analysis.trials.validation import (
 )
 from trial_reanalysis.models.priors import PriorScenario, primary, with_primary
 from trial_reanalysis.models.time_to_event import (
+    LANDMARK_KEYS,
     MEDIAN,
     PATIENT_DATA_KEYS,
     SHAPE,
@@ -94,6 +100,8 @@ PPC_DRAWS = 400
 #: The summary maximum likelihood is reported only when it lies inside these shapes (else the
 #: shape is not identified by the summary and the maximum runs off).
 ML_SHAPE_RANGE = (0.05, 30.0)
+#: The sensitivity table's ``assumption`` of the assumption-sweep rows (exact posteriors).
+SWEEP_ASSUMPTION = "ci_transform x n_at_risk x censoring (exact: quadrature)"
 #: Placeholder summary of the model compiled for the tests' fixture (any pattern's data work).
 _PLACEHOLDER = (4.4, 3.6, 5.9)
 
@@ -244,6 +252,57 @@ def posterior_summary(idata: az.InferenceData, times: list[float]) -> dict[str, 
     out["p_shape_above_1"] = float(np.mean(k > 1))
     out["sd_log_shape"] = float(np.std(np.log(k)))
     return out
+
+
+#: The MCMC check flags a prior when any |z| = |MCMC - exact| / MCSE reaches this (4, not the
+#: rate's 3: each prior's check holds 10 z values with 3 survival times, so a limit of 3 would
+#: flag a correct fit about once in 30 runs).
+MCMC_Z_LIMIT = 4.0
+
+
+def mcmc_check(
+    idata: az.InferenceData, exact: dict[str, Any], times: list[float]
+) -> dict[str, Any]:
+    """The MCMC fit beside the exact (quadrature) posterior: its own summary
+    (:func:`posterior_summary`) and z = (MCMC - exact) / MCSE of the mean, median and 2.5 / 97.5 %
+    quantiles of the median and the shape and of the mean survival at each time (MCSE by ArviZ);
+    ``within_limit`` when every |z| < :data:`MCMC_Z_LIMIT`."""
+    summary = posterior_summary(idata, times)
+    post = idata.posterior
+    z: dict[str, Any] = {}
+    for var, key in ((MEDIAN, "median"), (SHAPE, "shape")):
+        one = post[[var]]
+        se_mean = float(az.mcse(one, method="mean")[var])
+        se_q = [float(az.mcse(one, method="quantile", prob=p)[var]) for p in (0.5, *INTERVAL_TAILS)]
+        got = [summary[key]["median"], *summary[key]["ci95"]]
+        want = [exact[key]["median"], *exact[key]["ci95"]]
+        zq = [(a - b) / s for a, b, s in zip(got, want, se_q, strict=True)]
+        z[key] = {
+            "mean": (summary[key]["mean"] - exact[key]["mean"]) / se_mean,
+            "median": zq[0],
+            "ci95": zq[1:],
+        }
+    z["survival_at"] = {}
+    for t in times:
+        # S(t) = exp(-ln 2 (t/m)^k) per draw, kept with its (chain, draw) dims for the MCSE
+        s = np.exp(-math.log(2.0) * (t / post[MEDIAN]) ** post[SHAPE]).rename("survival")
+        s = s.to_dataset()
+        se = float(az.mcse(s, method="mean")["survival"])
+        key = time_key(t)
+        z["survival_at"][key] = {
+            "mean": (summary["survival_at"][key]["mean"] - exact["survival_at"][key]["mean"]) / se
+        }
+    flat = [
+        abs(v) for k in ("median", "shape") for v in (z[k]["mean"], z[k]["median"], *z[k]["ci95"])
+    ] + [abs(v["mean"]) for v in z["survival_at"].values()]
+    return {
+        "summary": summary,
+        "z": z,
+        "max_abs_z": float(max(flat)),
+        "z_limit": MCMC_Z_LIMIT,
+        "within_limit": bool(max(flat) < MCMC_Z_LIMIT),
+        "draws": int(post[MEDIAN].size),
+    }
 
 
 def summary_ml(
@@ -516,44 +575,88 @@ class _SummaryFits:
         self.diags.append(diag)
         return idata
 
+    def quadrature(
+        self, prior_name: str, scen: Scenario, times: list[float]
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The exact posterior summary of scenario ``scen`` under prior ``prior_name`` by 2-D
+        quadrature (:func:`weibull_posterior_by_quadrature`, the same likelihood and prior as
+        :meth:`fit`), and its record for results.json's ``diagnostics`` (method, grid, checks).
+
+        Raises QuadratureError when the grid's checks fail, ValueError as :meth:`scenario_data`.
+        """
+        data = self.scenario_data(scen)
+        landmarks = {k: data[k] for k in LANDMARK_KEYS} if self.landmarks else None
+        out = weibull_posterior_by_quadrature(
+            self.setup.pattern,
+            data,
+            landmarks,
+            self.priors[prior_name],
+            times,
+            reference=float(data["reference_time"]),
+        )
+        record = {**out.pop("grid"), "passed": True}  # its checks passed, else it raised
+        out["survival_at"] = {
+            time_key(t): s for t, s in zip(times, out["survival_at"], strict=True)
+        }
+        return out, record
+
 
 def _fit_priors(
     fitter: _SummaryFits, primary_name: str, n_points: int, times: list[float]
-) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
-    """Each prior fitted under the primary scenario: posterior summaries, diagnostics, and the
-    priors not fitted with why.
+) -> dict[str, dict[str, Any]]:
+    """Each prior under the primary scenario: its exact posterior by quadrature (the reported
+    one), the MCMC fit of the same model beside it as the check (:func:`mcmc_check`; its draws
+    feed the follow-up priors, the predictive check and the figures), the fit's diagnostics, the
+    quadrature's record, and the priors not fitted with why (keys ``posterior``, ``mcmc_check``,
+    ``diagnostics``, ``quadrature``, ``priors_not_fitted``).
 
     With fewer than two printed time points (L, M, U, landmarks) the shape is not identified by
     the summary, and a vague prior's posterior runs to shapes near 0 (medians of thousands of
-    months), where the sampler diverges: that prior is not fitted, and the result says so.
+    months), where the sampler diverges: that prior is not fitted (nor its check), and the
+    result says so. A quadrature that fails its checks raises QuadratureError; with
+    ``allow_failed`` the MCMC summary is reported instead and the record says so.
     """
-    posterior: dict[str, Any] = {}
-    diagnostics: dict[str, Any] = {}
-    skipped: dict[str, str] = {}
+    out: dict[str, dict[str, Any]] = {
+        k: {} for k in ("posterior", "mcmc_check", "diagnostics", "quadrature", "priors_not_fitted")
+    }
     for name in fitter.priors:
         if name == "vague" and n_points < 2 and name != primary_name:
-            skipped[name] = (
+            out["priors_not_fitted"][name] = (
                 f"not fitted: the printed numbers hold {n_points} time point(s), which do not "
                 "identify the Weibull shape; under this prior the posterior runs to shapes "
                 "near 0, where the sampler cannot be trusted"
             )
             continue
         idata = fitter.fit(name, fitter.setup.primary)
-        posterior[name] = posterior_summary(idata, times)
-        diagnostics[name] = fitter.diags[-1].summary()
-    return posterior, diagnostics, skipped
+        out["diagnostics"][name] = fitter.diags[-1].summary()
+        try:
+            exact, record = fitter.quadrature(name, fitter.setup.primary, times)
+        except QuadratureError as exc:
+            if not fitter.allow_failed:
+                raise
+            out["posterior"][name] = posterior_summary(idata, times)
+            out["quadrature"][name] = {"method": "mcmc (quadrature failed)", "error": str(exc)}
+            continue
+        out["posterior"][name] = exact
+        out["quadrature"][name] = record
+        out["mcmc_check"][name] = mcmc_check(idata, exact, times)
+    return out
 
 
 def _fit_sweep(
     fitter: _SummaryFits,
     sets: dict[str, Any],
     primary_name: str,
-    primary_result: tuple[dict[str, Any], dict[str, Any]],
     times: list[float],
+    primary_exact: tuple[dict[str, Any], dict[str, Any]] | None = None,
 ) -> tuple[dict[str, Any], list[str]]:
     """The assumption sweep under the primary prior (transform x n at risk x censoring; the
-    primary scenario only without a printed median): per scenario its posterior summary and
-    diagnostics, and the scenarios skipped with why."""
+    primary scenario only without a printed median): per scenario its exact posterior summary by
+    2-D quadrature (no sampling, so rows differ only by their assumptions, without Monte Carlo
+    noise; the primary scenario's row too) and the quadrature's record as its ``diagnostics``,
+    and the scenarios skipped with why (a quadrature that fails its checks is skipped with
+    ``allow_failed``, else raises QuadratureError). ``primary_exact``: the primary prior's
+    (summary, record) under the primary scenario when already computed (the same numbers)."""
     prim = fitter.setup.primary
     sweep = (
         list(
@@ -571,25 +674,29 @@ def _fit_sweep(
     for transform, n, cens in sweep:
         scen = (transform, int(n), tuple(cens))
         label = scenario_label(*scen)
-        if scen == prim:
-            summ, diag = primary_result
-        else:
-            if scen[1] < MIN_PFS_N_AT_RISK:
-                skipped.append(f"{label}: n at risk below {MIN_PFS_N_AT_RISK}")
-                continue
-            try:
-                idata = fitter.fit(primary_name, scen)
-            except ValueError as exc:
-                skipped.append(f"{label}: {exc}")
-                continue
-            summ, diag = posterior_summary(idata, times), fitter.diags[-1].summary()
+        if scen != prim and scen[1] < MIN_PFS_N_AT_RISK:
+            skipped.append(f"{label}: n at risk below {MIN_PFS_N_AT_RISK}")
+            continue
+        try:
+            if scen == prim and primary_exact is not None:
+                summ, record = primary_exact
+            else:
+                summ, record = fitter.quadrature(primary_name, scen, times)
+        except QuadratureError as exc:
+            if not fitter.allow_failed:
+                raise
+            skipped.append(f"{label}: {exc}")
+            continue
+        except ValueError as exc:
+            skipped.append(f"{label}: {exc}")
+            continue
         scenarios[label] = {
             "transform": transform,
             "n_at_risk": int(n),
             "censoring": list(cens),
             "primary": scen == prim,
             "posterior": summ,
-            "diagnostics": diag,
+            "diagnostics": record,
         }
     return scenarios, skipped
 
@@ -606,10 +713,12 @@ def _summary_analysis(
     setup, printed = fitter.setup, fitter.printed
     prim, pattern = setup.primary, setup.pattern
     n_points = sum(p in ("L", "M", "U") for p in pattern.split(",")) + len(fitter.landmarks)
-    posterior, diagnostics, priors_skipped = _fit_priors(fitter, primary_name, n_points, times)
-    scenarios, skipped = _fit_sweep(
-        fitter, sets, primary_name, (posterior[primary_name], diagnostics[primary_name]), times
-    )
+    by_prior = _fit_priors(fitter, primary_name, n_points, times)
+    record = by_prior["quadrature"].get(primary_name, {})
+    primary_exact = None
+    if record.get("method") == "quadrature":
+        primary_exact = (by_prior["posterior"][primary_name], record)
+    scenarios, skipped = _fit_sweep(fitter, sets, primary_name, times, primary_exact)
     primary_fit = fitter.fits[fitter.label(primary_name, prim)]
     ml = None
     if n_points >= 2:
@@ -627,9 +736,11 @@ def _summary_analysis(
             seed=derive_seed(fitter.seed, fitter.key, "ppc"),
         )
     return {
-        "posterior": posterior,
-        "diagnostics": diagnostics,
-        "priors_not_fitted": priors_skipped,
+        "posterior": by_prior["posterior"],
+        "diagnostics": by_prior["diagnostics"],
+        "priors_not_fitted": by_prior["priors_not_fitted"],
+        "mcmc_check": by_prior["mcmc_check"],
+        "quadrature": by_prior["quadrature"],
         "primary_assumptions": {
             "transform": prim[0],
             "n_at_risk": prim[1],
@@ -948,11 +1059,12 @@ def _posterior_rows(
     rows: list[dict[str, Any]] = []
     source = results["posterior_source"]
     for name, post in results["posterior"].items():
+        how = f"{source}, exact: quadrature" if is_exact(results, name) else source
         for quantity, k in ((q_median, "median"), ("Weibull shape", "shape")):
             row = {
                 "quantity": quantity,
                 "side": "bayesian",
-                "method": f"posterior ({source}), prior '{name}'",
+                "method": f"posterior ({how}), prior '{name}'",
                 "scenario": primary_label if source == "summary" else "patient data",
                 "estimate": post[k]["median"],
                 "ci_low": post[k]["ci95"][0],
@@ -967,7 +1079,7 @@ def _posterior_rows(
                 {
                     "quantity": f"survival at {t} {unit}",
                     "side": "bayesian",
-                    "method": f"posterior ({source}), prior '{name}'",
+                    "method": f"posterior ({how}), prior '{name}'",
                     "scenario": primary_label if source == "summary" else "patient data",
                     "estimate": s["mean"],
                     "ci_low": s["ci95"][0],
@@ -978,6 +1090,13 @@ def _posterior_rows(
     return rows
 
 
+def is_exact(results: dict[str, Any], prior: str) -> bool:
+    """Whether the reported posterior of ``prior`` is the exact one (quadrature of the printed
+    summary), not an MCMC summary (patient data, or a quadrature that failed)."""
+    record = (results.get("quadrature") or {}).get(prior) or {}
+    return results.get("posterior_source") == "summary" and record.get("method") == "quadrature"
+
+
 def _sensitivity(results: dict[str, Any], primary_name: str, primary_label: str) -> pd.DataFrame:
     rows = []
     for name, post in results["posterior"].items():
@@ -986,7 +1105,9 @@ def _sensitivity(results: dict[str, Any], primary_name: str, primary_label: str)
                 {
                     "quantity": quantity,
                     "prior": name,
-                    "assumption": "prior",
+                    "assumption": "prior (exact: quadrature)"
+                    if is_exact(results, name)
+                    else "prior",
                     "scenario": f"{name}; {primary_label}",
                     "primary": name == primary_name,
                     "estimate": post[k]["median"],
@@ -1001,7 +1122,7 @@ def _sensitivity(results: dict[str, Any], primary_name: str, primary_label: str)
                 {
                     "quantity": quantity,
                     "prior": primary_name,
-                    "assumption": "ci_transform x n_at_risk x censoring",
+                    "assumption": SWEEP_ASSUMPTION,
                     "scenario": label,
                     "primary": sc["primary"],
                     "estimate": p["median"],
