@@ -34,6 +34,40 @@ def test_crossing_levels_n48(transform, expected):
     assert np.round(crossing_levels(48, transform), 3).tolist() == list(expected)
 
 
+@pytest.mark.parametrize("transform", TRANSFORMS)
+@pytest.mark.parametrize("n", [20, 48, 228])
+def test_crossing_levels_solve_the_limit_equations(transform, n):
+    """Independently of the walk: with se(S) = sqrt(S (1 - S) / n), R's pointwise limit on each
+    transform (written here from its formula) equals 0.5 at S = 1 - F_L (lower limit) and at
+    S = 1 - F_U (upper limit), and the walk found the first crossings away from 0.5 (a scalar
+    scan written here finds the same brackets)."""
+    from scipy import stats
+
+    z = stats.norm.ppf(0.975)
+
+    def limit(s: float, upper: bool) -> float:
+        se = np.sqrt((1 - s) / (s * n))
+        sign = 1.0 if upper else -1.0
+        if transform == "plain":
+            value = s + sign * z * s * se
+        elif transform == "log":
+            value = s * np.exp(sign * z * se)
+        else:
+            value = np.exp(-np.exp(np.log(-np.log(s)) + sign * z * se / np.log(s)))
+        return min(max(value, 0.0), 1.0)
+
+    f_lower, half, f_upper = crossing_levels(n, transform)
+    assert half == 0.5
+    assert abs(limit(1 - f_lower, upper=False) - 0.5) < 1e-12
+    assert abs(limit(1 - f_upper, upper=True) - 0.5) < 1e-12
+    scan = np.linspace(0.5, 1e-6, 2001)
+    first = next(s for s in scan if limit(s, upper=True) < 0.5)
+    assert first <= 1 - f_upper < first + (scan[0] - scan[1])
+    scan = np.linspace(0.5, 1 - 1e-9, 2001)
+    first = next(s for s in scan if limit(s, upper=False) > 0.5)
+    assert first - (scan[1] - scan[0]) < 1 - f_lower <= first
+
+
 def test_crossing_levels_shrink_with_n():
     lo100, _, hi100 = crossing_levels(100, "log")
     lo48, _, hi48 = crossing_levels(48, "log")

@@ -78,12 +78,13 @@ def crossing_levels(n: float, transform: Transform, z: float = Z95) -> tuple[flo
     def upper_minus_half(s: float) -> float:
         return float(pointwise_limits(np.array(s), np.array(var_log(s)), transform, z)[1]) - 0.5
 
-    # walk away from 0.5 to the first sign change (the log limits are not monotone near 0 and 1)
+    # walk away from 0.5 to the first sign change (the log limits are not monotone near 0 and 1);
+    # the walk's 2001 points in one call (elementwise: the same values as one by one)
     grid = np.linspace(0.5, 1e-6, 2001)
-    below = grid[[upper_minus_half(g) < 0 for g in grid]][0]
+    below = grid[pointwise_limits(grid, (1.0 - grid) / (grid * n), transform, z)[1] - 0.5 < 0][0]
     s_upper = optimize.brentq(upper_minus_half, below, 0.5, xtol=1e-13)
     grid = np.linspace(0.5, 1 - 1e-9, 2001)
-    above = grid[[lower_minus_half(g) > 0 for g in grid]][0]
+    above = grid[pointwise_limits(grid, (1.0 - grid) / (grid * n), transform, z)[0] - 0.5 > 0][0]
     s_lower = optimize.brentq(lower_minus_half, 0.5, above, xtol=1e-13)
     return 1.0 - s_lower, 0.5, 1.0 - s_upper
 
