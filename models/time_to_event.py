@@ -57,7 +57,6 @@ from typing import Any
 
 import numpy as np
 import pymc as pm
-import pytensor
 import pytensor.tensor as pt
 from scipy import stats
 
@@ -367,7 +366,16 @@ def _compiled_loglik(pattern: str, landmarks: bool) -> Any:
     out = summary_loglik_graph(m, k, lo, mid, hi, f, a, pattern)
     if landmarks:
         out = out + landmark_loglik_graph(m, k, t, y, se, w)
-    return pytensor.function([m, k, lo, mid, hi, f, a, t, y, se, w], out, on_unused_input="ignore")
+    # Compiled once per machine, not per process (model_cache.cached_function), with numba as
+    # the sampler's model is: PyTensor's C backend probes the compiler in every new process
+    # (about 0.6 s) even when its code is cached. The "median not reached" patterns hold
+    # betainc, which numba's cache cannot store (a SciPy function pointer): C backend there.
+    from trial_reanalysis.analysis.inference.model_cache import cached_function
+
+    mode = None if ">F" in pattern.split(",") else "NUMBA"
+    return cached_function(
+        [m, k, lo, mid, hi, f, a, t, y, se, w], out, on_unused_input="ignore", mode=mode
+    )
 
 
 def summary_loglik(

@@ -296,3 +296,55 @@ def test_clear_cache_removes_version_folders_only(tmp_path: Path) -> None:
     (tmp_path / "keep").mkdir()
     assert model_cache.clear_cache(tmp_path) == 1
     assert not (tmp_path / "abc").exists() and (tmp_path / "keep").is_dir()
+
+
+def test_a_stored_pytensor_function_computes_what_a_fresh_one_does(
+    cache_dir: Path, tmp_path: Path
+) -> None:
+    """model_cache.cached_function: the first call compiles and stores, another process loads
+    the stored function (no compilation) and gets the same values to the last bit; a graph that
+    differs by one constant is another entry. The values are a normal log density, checked
+    against scipy (1e-12)."""
+    script = textwrap.dedent(
+        """
+        import json, sys
+        import numpy as np
+        import pytensor
+        import pytensor.tensor as pt
+        from trial_reanalysis.analysis.inference import model_cache
+        compiled = []
+        real = pytensor.function
+        pytensor.function = lambda *a, **k: compiled.append(1) or real(*a, **k)
+        x, mu = pt.dvector("x"), pt.dscalar("mu")
+        sd = float(sys.argv[1])
+        out = -0.5 * ((x - mu) / sd) ** 2 - np.log(sd) - 0.5 * np.log(2 * np.pi)
+        fn = model_cache.cached_function([x, mu], out, mode=sys.argv[2])
+        values = fn(np.linspace(-3.0, 5.0, 9), 1.25)
+        print(json.dumps([len(compiled), values.tolist()]))
+        """
+    )
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+
+    def run(sd: str, mode: str) -> tuple[int, list[float]]:
+        proc = subprocess.run(
+            [sys.executable, "-c", script, sd, mode],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+
+    for mode in ("NUMBA", "FAST_RUN"):
+        first, second = run("2.0", mode), run("2.0", mode)
+        assert first[0] == 1 and second[0] == 0  # compiled once, then loaded
+        assert first[1] == second[1]
+        np.testing.assert_allclose(
+            first[1], stats.norm.logpdf(np.linspace(-3.0, 5.0, 9), 1.25, 2.0), rtol=1e-12
+        )
+        other = run("3.0", mode)  # another constant: another graph, compiled
+        assert other[0] == 1
+        np.testing.assert_allclose(
+            other[1], stats.norm.logpdf(np.linspace(-3.0, 5.0, 9), 1.25, 3.0), rtol=1e-12
+        )

@@ -708,3 +708,62 @@ def uncacheable_ops(model: Any) -> list[str]:
         else:
             found.add(str(node.op))
     return sorted(found)
+
+
+# ---------------------------------------------------------------------------------------------
+# plain PyTensor functions
+# ---------------------------------------------------------------------------------------------
+
+#: Format of the stored PyTensor functions; bump when the payload changes.
+_FUNCTION_FORMAT = 1
+
+
+def cached_function(inputs: list[Any], outputs: Any, **kwargs: Any) -> Any:
+    """``pytensor.function(inputs, outputs, **kwargs)``, stored in the cache folder and loaded
+    from it by later processes (0.01 s instead of 0.5-1 s of graph rewriting).
+
+    What is stored is the compiled function itself (PyTensor pickles the rewritten graph; its C
+    code is loaded from PyTensor's own compile folder), keyed by a structural fingerprint of
+    the graph (:func:`_graph_fingerprint`: ops with their properties, constants by value,
+    inputs by name and type), the options and PyTensor's compile settings, inside the folder of
+    the library versions. A graph the fingerprint cannot describe, a cache turned off or a file
+    that cannot be read: compiled as usual (and stored again when possible).
+    """
+    import pytensor
+
+    folder = cache_folder()
+    store = None if folder is None else _prepare(folder)
+    path = None
+    if store is not None:
+        outs = list(outputs) if isinstance(outputs, list | tuple) else [outputs]
+        try:
+            fingerprint = (
+                _graph_fingerprint(outs),
+                tuple((v.name, _type_fingerprint(v.type)) for v in inputs),
+                isinstance(outputs, list | tuple),
+                repr(sorted(kwargs.items())),
+                tuple(
+                    (name, str(getattr(pytensor.config, name, None)))
+                    for name in ("mode", "linker", "optimizer", "floatX", "cxx")
+                ),
+            )
+        except Uncacheable:
+            fingerprint = None
+        if fingerprint is not None:
+            text = repr(("function", _FUNCTION_FORMAT, fingerprint))
+            path = store / f"{hashlib.sha256(text.encode()).hexdigest()}.fn"
+            if path.is_file():
+                try:
+                    with path.open("rb") as handle:
+                        fmt, fn = pickle.load(handle)  # our own private folder
+                    if fmt == _FUNCTION_FORMAT:
+                        return fn
+                except Exception:  # unreadable: compile and replace
+                    pass
+    fn = pytensor.function(inputs, outputs, **kwargs)
+    if path is not None:
+        try:
+            _atomic_write(path, pickle.dumps((_FUNCTION_FORMAT, fn), protocol=-1))
+        except (OSError, pickle.PicklingError, TypeError, AttributeError, RecursionError):
+            pass
+    return fn
