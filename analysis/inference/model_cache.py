@@ -568,12 +568,24 @@ def _fixed_pipeline(cres: Any) -> type:
 
 
 def _model_key(model: Any, graph_key: str | None) -> str | None:
-    """Key of a whole model: its graph key plus the shape and dtype of each data container."""
+    """Key of a whole model: its graph key plus the shape and dtype of each data container and
+    the length of each named dimension (free variables may be sized by either; the graph key
+    holds neither, as their values are not part of the graph)."""
     if graph_key is None:
         return None
     data = tuple((v.name, tuple(np.shape(v.get_value())), str(v.dtype)) for v in model.data_vars)
-    text = repr(("model", _MODEL_FORMAT, graph_key, data))
+    dims = tuple(sorted((name, _dim_length(n)) for name, n in model.dim_lengths.items()))
+    text = repr(("model", _MODEL_FORMAT, graph_key, data, dims))
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _dim_length(length: Any) -> int:
+    """A PyMC dimension length (a shared variable, a constant or, rarely, a graph) as an int."""
+    if hasattr(length, "get_value"):
+        return int(np.asarray(length.get_value()))
+    if hasattr(length, "data"):
+        return int(np.asarray(length.data))
+    return int(np.asarray(length.eval()))
 
 
 def _save_model(store: _Store, key: str, compiled: Any) -> str:
@@ -736,12 +748,15 @@ def cached_function(inputs: list[Any], outputs: Any, **kwargs: Any) -> Any:
     path = None
     if store is not None:
         outs = list(outputs) if isinstance(outputs, list | tuple) else [outputs]
+        names = [v.name for v in inputs]
         try:
+            if None in names or len(set(names)) < len(names):  # the key names inputs by name
+                raise Uncacheable("inputs without a name, or with the same name")
             fingerprint = (
                 _graph_fingerprint(outs),
                 tuple((v.name, _type_fingerprint(v.type)) for v in inputs),
                 isinstance(outputs, list | tuple),
-                repr(sorted(kwargs.items())),
+                _kwargs_fingerprint(kwargs),
                 tuple(
                     (name, str(getattr(pytensor.config, name, None)))
                     for name in ("mode", "linker", "optimizer", "floatX", "cxx")
@@ -767,3 +782,14 @@ def cached_function(inputs: list[Any], outputs: Any, **kwargs: Any) -> Any:
         except (OSError, pickle.PicklingError, TypeError, AttributeError, RecursionError):
             pass
     return fn
+
+
+def _kwargs_fingerprint(kwargs: dict[str, Any]) -> tuple:
+    """``pytensor.function``'s options as plain values; only strings, numbers, booleans and None
+    are keyed (``givens``, ``updates`` and the like make the function uncacheable)."""
+    out = []
+    for name, value in sorted(kwargs.items()):
+        if not (value is None or isinstance(value, bool | int | float | str)):
+            raise Uncacheable(f"option {name} of type {type(value).__qualname__}")
+        out.append((name, type(value).__name__, repr(value)))
+    return tuple(out)
