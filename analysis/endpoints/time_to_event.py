@@ -613,8 +613,10 @@ def _fit_priors(
     With fewer than two printed time points (L, M, U, landmarks) the shape is not identified by
     the summary, and a vague prior's posterior runs to shapes near 0 (medians of thousands of
     months), where the sampler diverges: that prior is not fitted (nor its check), and the
-    result says so. A quadrature that fails its checks raises QuadratureError; with
-    ``allow_failed`` the MCMC summary is reported instead and the record says so.
+    result says so. A quadrature that fails its own checks (a posterior its adaptive grid cannot
+    resolve, e.g. a median not reached under a wide shape prior) leaves the MCMC fit, which
+    passed its gates, as the reported posterior: the record says so (``method``, ``error``) and
+    the tables do not call that prior's numbers exact.
     """
     out: dict[str, dict[str, Any]] = {
         k: {} for k in ("posterior", "mcmc_check", "diagnostics", "quadrature", "priors_not_fitted")
@@ -632,8 +634,6 @@ def _fit_priors(
         try:
             exact, record = fitter.quadrature(name, fitter.setup.primary, times)
         except QuadratureError as exc:
-            if not fitter.allow_failed:
-                raise
             out["posterior"][name] = posterior_summary(idata, times)
             out["quadrature"][name] = {"method": "mcmc (quadrature failed)", "error": str(exc)}
             continue
@@ -654,9 +654,9 @@ def _fit_sweep(
     primary scenario only without a printed median): per scenario its exact posterior summary by
     2-D quadrature (no sampling, so rows differ only by their assumptions, without Monte Carlo
     noise; the primary scenario's row too) and the quadrature's record as its ``diagnostics``,
-    and the scenarios skipped with why (a quadrature that fails its checks is skipped with
-    ``allow_failed``, else raises QuadratureError). ``primary_exact``: the primary prior's
-    (summary, record) under the primary scenario when already computed (the same numbers)."""
+    and the scenarios skipped with why (a quadrature that fails its own checks is skipped, and
+    ``scenarios_skipped`` says why: no number is reported from it). ``primary_exact``: the
+    primary prior's (summary, record) under the primary scenario when already computed."""
     prim = fitter.setup.primary
     sweep = (
         list(
@@ -683,8 +683,6 @@ def _fit_sweep(
             else:
                 summ, record = fitter.quadrature(primary_name, scen, times)
         except QuadratureError as exc:
-            if not fitter.allow_failed:
-                raise
             skipped.append(f"{label}: {exc}")
             continue
         except ValueError as exc:

@@ -123,6 +123,9 @@ def sentences_of(results: Mapping[str, Any]) -> list[str]:
     check = mcmc_check_sentence(results.get("mcmc_check") or {})
     if check:
         out.append(check)
+    failed = quadrature_failed_sentence(results.get("quadrature") or {})
+    if failed:
+        out.append(failed)
     freq = results.get("frequentist") or {}
     ml = freq.get("summary_ml")
     if ml is not None:
@@ -293,6 +296,20 @@ def mcmc_check_sentence(checks: Mapping[str, Mapping[str, Any]]) -> str | None:
         "The posterior numbers above are exact (2-D quadrature). The MCMC fit of the same model "
         f"({uses}) differs from them by more than {limit:g} Monte Carlo standard errors under "
         f"{', '.join(repr(n) for n in off)} (largest |z| = {worst:.2f})."
+    )
+
+
+def quadrature_failed_sentence(records: Mapping[str, Mapping[str, Any]]) -> str | None:
+    """The priors whose quadrature failed its own checks, so that their numbers are the MCMC
+    fit's (None when every prior's are exact)."""
+    failed = [name for name, r in records.items() if (r or {}).get("method") != "quadrature"]
+    if not failed:
+        return None
+    names = ", ".join(repr(n) for n in failed)
+    return (
+        f"Under {names} the quadrature did not meet its own checks (edge mass, refinement), so "
+        "the numbers reported for that prior are the MCMC fit's (which passed its diagnostic "
+        "gates), not exact ones."
     )
 
 
