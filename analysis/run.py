@@ -230,7 +230,12 @@ def run_analysis(
     in_process = workers is None and not _safe_to_spawn()
     # The worker processes start before the trial is read: their imports (PyMC, ArviZ, about
     # 2 s) overlap this process's reading and checks. Stopped at once if anything fails.
-    early = None if in_process else _start_workers(workers or len(os.sched_getaffinity(0)))
+    one_endpoint = config.endpoints is not None and len(config.endpoints) <= 1
+    early = (
+        None
+        if in_process or one_endpoint  # one endpoint runs here: no workers to start
+        else _start_workers(workers or len(os.sched_getaffinity(0)))
+    )
     try:
         loaded, names = prepare_trial(config)
         if in_process:
@@ -541,8 +546,8 @@ def _analyse_endpoints(
     workers = config.workers or min(len(names), len(os.sched_getaffinity(0)))
     args = (loaded, config.seed, config.allow_failed_diagnostics, tmp, config.sampler)
     if workers <= 1 or len(names) <= 1:
-        if early is not None:
-            early.release()
+        if early is not None:  # not needed after all: end them now, not after their imports
+            early.stop()
         previous = set_sink(progress.fit)
         try:
             done = []
@@ -554,7 +559,7 @@ def _analyse_endpoints(
             set_sink(previous)
     if early is None or early.size != workers:
         if early is not None:
-            early.release()
+            early.stop()
         early = _start_workers(workers)
     results = _analyse_in_pool(names, loaded, config, args, early, progress)
     if _MAPS in results and prepared is not None:

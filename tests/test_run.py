@@ -231,3 +231,18 @@ def test_committed_figures_are_all_described() -> None:
     described = set(re.findall(r"`([\w]+\.png)`", readme))
     committed = {p.name for p in folder.glob("*.png")}
     assert committed and committed == described
+
+
+def test_a_run_of_one_endpoint_starts_no_worker(tmp_path: Path, monkeypatch) -> None:
+    """One --endpoint runs in this process: no worker is started ahead (they would only import
+    the modelling stack beside it, competing for the cores)."""
+    import trial_reanalysis.analysis.run as run
+
+    started = []
+    monkeypatch.setattr(run, "_start_workers", lambda size: started.append(size))
+    monkeypatch.setattr(run, "_analyse_endpoints", lambda *a, **k: [])
+    monkeypatch.setattr(run, "_collect_and_write", lambda *a, **k: run.RunOutput({}, [], a[4]))
+    run_analysis(RunConfig(out_dir=tmp_path / "out", endpoints=PRIMARY_ONLY))
+    assert started == []
+    run_analysis(RunConfig(out_dir=tmp_path / "out2", endpoints=None, workers=2))
+    assert started == [2]
