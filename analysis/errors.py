@@ -31,3 +31,8 @@ class DiagnosticsError(ReanalysisError):
     """An MCMC fit failed its gates even after the retry (exit code 3)."""
 
     exit_code = 3
+
+
+class QuadratureError(DiagnosticsError):
+    """An exact posterior's quadrature could not be made to hold the posterior (edge mass) or to
+    converge (refinement): like a fit failing its gates, exit code 3."""

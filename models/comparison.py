@@ -62,6 +62,7 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
+from trial_reanalysis.analysis.errors import QuadratureError
 from trial_reanalysis.analysis.reconstruction.tables import (
     p_interval,
     p_value_grid,
@@ -602,10 +603,6 @@ QUADRATURE_RTOL = 1e-5
 QUADRATURE_ROUNDS = 5
 #: Quantile levels the refinement check compares (interval ends and median).
 _CHECK_LEVELS = (0.025, 0.5, 0.975)
-
-
-class QuadratureError(RuntimeError):
-    """The log OR quadrature did not meet its edge-mass or refinement tolerance."""
 
 
 @dataclass(frozen=True)

@@ -242,8 +242,9 @@ def test_edge_mass_and_refinement_checks_widen_refine_and_raise(monkeypatch):
     np.testing.assert_allclose(coarse.key_numbers(), target, rtol=3e-5, atol=3e-6)
     # without rounds to spare it says so
     monkeypatch.setattr(mc, "QUADRATURE_ROUNDS", 1)
-    with pytest.raises(QuadratureError, match="refinement change"):
+    with pytest.raises(QuadratureError, match="refinement change") as failed:
         log_or_posteriors(report, [WEAK])
+    assert failed.value.exit_code == 3  # a clean error of the command line, as a failed gate
 
 
 def test_refusals():

@@ -47,9 +47,11 @@ from scipy import optimize
 from scipy.interpolate import CubicSpline, PPoly
 
 from trial_reanalysis.analysis.constants import INTERVAL_TAILS
-from trial_reanalysis.analysis.errors import DiagnosticsError
+from trial_reanalysis.analysis.errors import QuadratureError
 from trial_reanalysis.models.priors import PriorScenario
 from trial_reanalysis.models.time_to_event import LN2, summary_loglik
+
+__all__ = ["QuadratureError", "weibull_posterior_by_quadrature"]
 
 #: Largest share of the posterior mass the grid's boundary lines may hold.
 EDGE_TOL = 1e-9
@@ -73,11 +75,6 @@ REFINE_ROUNDS = 4
 TRIM_LOG = 40.0
 #: Absolute floor of the relative-change check (a probability near 0 compares absolutely).
 ABS_FLOOR = 1e-8
-
-
-class QuadratureError(DiagnosticsError):
-    """The grid could not be made to hold the posterior (edge mass) or to converge (refinement):
-    like a fit failing its gates, exit code 3."""
 
 
 def _normal_logpdf(x: np.ndarray, mu: float, sd: float) -> np.ndarray:
