@@ -132,3 +132,21 @@ def test_figures_carry_the_unit():
     fig2 = plot_forest(res)
     assert "(weeks)" in fig2.axes[0].get_title()
     plt.close("all")
+
+
+def test_quadrature_sentence_says_the_grid_each_record_used():
+    """The sentence on the exact posteriors names every set of coordinates the quadrature
+    records used (the offset grid, and the log-median grid it falls back to) and their
+    tolerances; a record is not described by another's coordinates."""
+    from trial_reanalysis.analysis.report.time_to_event import quadrature_sentence
+
+    offset = {"coordinates": "w = k (log median - log c), log k", "edge_tol": 1e-9, "rel_tol": 1e-5}
+    log_median = {**offset, "coordinates": "w = log median - log c, log k"}
+    one = quadrature_sentence([offset, offset])
+    assert "on a grid in (w = k (log median - log c), log k), with" in one
+    assert "w = log median" not in one
+    assert "below 1e-09" in one and "more than 1e-05 relative" in one
+    both = quadrature_sentence([offset, log_median])
+    assert "(w = k (log median - log c), log k) or (w = log median - log c, log k)" in both
+    looser = quadrature_sentence([{**offset, "edge_tol": 1e-6, "rel_tol": 1e-3}])
+    assert "below 1e-06" in looser and "more than 1e-03 relative" in looser

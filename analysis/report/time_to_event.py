@@ -9,7 +9,7 @@ and shape over priors and assumption scenarios).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import matplotlib
@@ -245,16 +245,13 @@ def assumptions_of(results: Mapping[str, Any]) -> list[str]:
             out.append(
                 f"The median was not reached: survival is taken to stay above one half {how}."
             )
-        grid = next(
-            (
-                sc["diagnostics"]
-                for sc in (results.get("scenarios") or {}).values()
-                if (sc.get("diagnostics") or {}).get("method") == "quadrature"
-            ),
-            None,
-        )
-        if grid is not None:
-            out.append(quadrature_sentence(grid))
+        records = [
+            *((sc.get("diagnostics") or {}) for sc in (results.get("scenarios") or {}).values()),
+            *((r or {}) for r in (results.get("quadrature") or {}).values()),
+        ]
+        exact = [r for r in records if r.get("method") == "quadrature"]
+        if exact:
+            out.append(quadrature_sentence(exact))
         for skipped in results.get("scenarios_skipped") or []:
             out.append(f"Scenario not analysed: {skipped}.")
     if results["reported"]["landmarks"]:
@@ -313,16 +310,22 @@ def quadrature_failed_sentence(records: Mapping[str, Mapping[str, Any]]) -> str 
     )
 
 
-def quadrature_sentence(grid: Mapping[str, Any]) -> str:
-    """How the exact posteriors are computed: the grid, its coordinates and its two checks."""
+def quadrature_sentence(records: Sequence[Mapping[str, Any]]) -> str:
+    """How the exact posteriors are computed, from their quadrature records: the grid's
+    coordinates (each set used), the edge-mass and refinement tolerances."""
+    coordinates = sorted({r["coordinates"] for r in records})
+    edge = sorted({r["edge_tol"] for r in records})
+    rel = sorted({r["rel_tol"] for r in records})
     return (
         "Exact posteriors (each prior, and each assumption scenario) are computed by 2-D "
-        "quadrature of the same "
-        "likelihood and prior, on a grid in the log shape and the median offset "
-        "w = k (log median - log c) (c the printed median, or the reference time the model "
-        "uses), with bounds adapted until the posterior mass on the grid's edges is below "
-        f"{grid['edge_tol']:.0e} and the grid refined (twice the points) until no reported "
-        f"number changes by more than {grid['rel_tol']:.0e} relative."
+        "quadrature of the same likelihood and prior, on a grid in "
+        + " or ".join(f"({c})" for c in coordinates)
+        + ", with bounds adapted until the posterior mass on the grid's edges is below "
+        + " or ".join(f"{v:.0e}" for v in edge)
+        + " and the grid refined (twice the points) until no reported number changes by more "
+        + "than "
+        + " or ".join(f"{v:.0e}" for v in rel)
+        + " relative."
     )
 
 
