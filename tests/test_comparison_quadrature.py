@@ -276,3 +276,23 @@ def test_mcmc_check_sentence_says_the_numbers_are_exact_and_flags_a_fit_beyond_4
     off = mcmc_check_sentence(results(-4.1))
     assert "more than 4 Monte Carlo standard errors for rash ('weak') (largest |z| = 4.10)" in off
     assert mcmc_check_sentence({"events": {"ppe": {"posterior": {"weak": None}}}}) is None
+
+
+def test_the_reports_rule_sentence_states_the_rules_constants(monkeypatch):
+    """The report's description of the quadrature quotes the rule's own tolerances and step
+    (written from the constants, so a changed rule cannot leave the sentence behind)."""
+    import importlib
+
+    import trial_reanalysis.analysis.report.comparison as words
+
+    text = words.QUADRATURE_SENTENCE
+    assert "all but 1e-09 of the mass" in text
+    assert "step at most 0.05" in text and "more than 1e-05 relative" in text
+    monkeypatch.setattr(mc, "QUADRATURE_STEP", 0.1)
+    monkeypatch.setattr(mc, "QUADRATURE_RTOL", 1e-4)
+    try:
+        changed = importlib.reload(words).QUADRATURE_SENTENCE
+        assert "step at most 0.1 " in changed and "more than 1e-04 relative" in changed
+    finally:
+        monkeypatch.undo()
+        importlib.reload(words)

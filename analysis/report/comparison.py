@@ -27,6 +27,7 @@ from trial_reanalysis.analysis.report.wording import (
     format_probability,
     parameters_text,
 )
+from trial_reanalysis.models import comparison as _quad  # the quadrature rule's constants
 
 TEST_NAMES = {"fisher": "Fisher's exact test", "chi2": "the chi-square test"}
 
@@ -307,9 +308,10 @@ QUADRATURE_SENTENCE = (
     "the posterior of the "
     "log OR by 1-D quadrature of prior x the report's likelihood (baseline integrated on a finer "
     "rule, error near 1e-8), no sampling. Its bounds are found by a scan of the log posterior "
-    "and hold all but 1e-9 of the mass (checked on the grid's edges, widened otherwise); the "
-    "likelihood is computed on a lattice of step at most 0.05 and interpolated (cubic Hermite), "
-    "and halving the step changes no summary by more than 1e-5 relative (refined otherwise). "
+    f"and hold all but {_quad.QUADRATURE_EDGE_MASS:.0e} of the mass (checked on the grid's "
+    "edges, widened otherwise); the likelihood is computed on a lattice of step at most "
+    f"{_quad.QUADRATURE_STEP:g} and interpolated (cubic Hermite), and halving the step changes "
+    f"no summary by more than {_quad.QUADRATURE_RTOL:.0e} relative (refined otherwise). "
     "The primary scenario's posteriors are computed the same way; an MCMC fit per prior stands "
     "beside them as the check, and its draws weigh the compatible tables."
 )
