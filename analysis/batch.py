@@ -30,8 +30,13 @@ def batch_configs(
     seed: int = DEFAULT_SEED,
     allow_failed_diagnostics: bool = False,
     endpoints: Sequence[str] | None = None,
+    priors: Sequence[tuple[str, str]] = (),
 ) -> list[RunConfig]:
     """One run configuration per trial file, writing into ``out_dir/<file stem>``.
+
+    ``priors``: ``(endpoint, prior name)`` pairs, the primary prior chosen in every file (as
+    ``--prior`` of ``reanalysis run``: a file that lacks the endpoint or the prior fails with an
+    InputError when its turn comes, before its sampling).
 
     Raises:
         InputError: no file, a file that does not exist, a name starting with '.', or two files
@@ -66,6 +71,7 @@ def batch_configs(
             allow_failed_diagnostics=allow_failed_diagnostics,
             endpoints=tuple(endpoints) if endpoints else None,
             workers=1,
+            priors=tuple(priors),
         )
         for f in files
     ]
@@ -79,6 +85,7 @@ def run_batch(
     *,
     allow_failed_diagnostics: bool = False,
     endpoints: Sequence[str] | None = None,
+    priors: Sequence[tuple[str, str]] = (),
     on_error: Callable[[Path, Exception], None] | None = None,
     progress: Callable[[str, int, int], None] | None = None,
     on_done: Callable[[Path, RunOutput], None] | None = None,
@@ -95,6 +102,8 @@ def run_batch(
         allow_failed_diagnostics: as in ``run_analysis``.
         endpoints: only these endpoint keys, in every file (a file that does not declare one of
             them fails with an InputError); default: every endpoint each file declares.
+        priors: ``(endpoint, prior name)`` pairs: the primary prior of that endpoint in every
+            file, as ``--prior`` of a single run (a file without it fails with an InputError).
         on_error: called as ``on_error(path, error)`` for a file that fails (bad input, failed
             gates); the batch then goes on. Without it the first failure stops the batch and is
             raised (the files already finished stay written).
@@ -115,6 +124,7 @@ def run_batch(
         seed=seed,
         allow_failed_diagnostics=allow_failed_diagnostics,
         endpoints=endpoints,
+        priors=priors,
     )
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     tell = progress or (lambda *_: None)

@@ -715,6 +715,7 @@ def batch(
         ),
     ] = None,
     endpoint: EndpointOpt = None,
+    prior: PriorOpt = None,
     allow_failed_diagnostics: AllowFailedOpt = False,
     keep_going: Annotated[
         bool,
@@ -737,6 +738,7 @@ def batch(
         seed=seed,
         allow_failed_diagnostics=allow_failed_diagnostics,
         endpoints=endpoint,
+        priors=_prior_pairs(prior),
     )
     _check_batch_folders(out_dir, configs)
     outputs, failures, stopped = _run_batch_with_progress(configs, out_dir, workers, keep_going)
@@ -799,6 +801,7 @@ def _run_batch_with_progress(
                 workers=workers,
                 allow_failed_diagnostics=configs[0].allow_failed_diagnostics,
                 endpoints=configs[0].endpoints,
+                priors=configs[0].priors,
                 on_error=on_error,
                 progress=tell,
                 on_done=on_done,

@@ -146,3 +146,24 @@ def test_a_file_name_starting_with_a_dot_is_refused(trials, tmp_path, monkeypatc
     result = _batch(odd, trials["a11"], "--out", out, *FAST)
     assert result.exit_code == 2 and "must not start with '.'" in result.output
     assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
+
+
+def test_prior_option_chooses_the_primary_in_every_file(trials, tmp_path) -> None:
+    """``batch --prior`` is ``run --prior`` for each file: A02's published 5/52 under the Jeffreys
+    Beta(1/2, 1/2) prior is exactly Beta(5.5, 47.5), and that is its headline; a bad pair is
+    refused before any file runs (exit 2, nothing written)."""
+    out = tmp_path / "out"
+    result = _batch(trials["a02"], trials["a11"], "--out", out, *FAST,
+                    "--prior", "burden_reduction=jeffreys")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    for stem in ("a02", "a11"):
+        rate = json.loads((out / stem / "results.json").read_text())["rates"]["burden_reduction"]
+        assert rate["primary_prior"] == "jeffreys"
+        assert [k for k, v in rate["priors"].items() if v["primary"]] == ["jeffreys"]
+    rate = json.loads((out / "a02" / "results.json").read_text())["rates"]["burden_reduction"]
+    post, exact = rate["posterior"]["jeffreys"], stats.beta(5.5, 47.5)
+    assert post["mean"] == pytest.approx(exact.mean(), abs=1e-9)
+    assert post["ci95"] == pytest.approx(exact.ppf([0.025, 0.975]), abs=1e-7)
+    bad = _batch(trials["a02"], "--out", tmp_path / "o2", *FAST, "--prior", "burden_reduction")
+    assert bad.exit_code == 2 and "expected ENDPOINT=NAME" in bad.output
+    assert not (tmp_path / "o2").exists()
