@@ -96,3 +96,63 @@ def test_analysis_modules_do_not_import_a_study():
             if line.lstrip().startswith(("import ", "from "))
         ]
         assert imports and not any("studies" in line for line in imports), module
+
+
+def _fresh_on_the_fly(monkeypatch: pytest.MonkeyPatch, folder) -> None:
+    """Point the cache at ``folder`` and forget what this process computed."""
+    import trial_reanalysis.analysis.inference.calibration as cal
+
+    monkeypatch.setenv("TRIAL_REANALYSIS_MODEL_CACHE", str(folder))
+    cal._on_the_fly.cache_clear()
+    monkeypatch.setattr(cal, "TRIALS_PER_SHAPE", 400)  # small simulations: the cache is tested
+
+
+def test_an_entry_computed_on_the_fly_is_kept_and_read_back_bit_for_bit(tmp_path, monkeypatch):
+    """A later run (here: the in-process memory forgotten) reads the kept entry instead of
+    simulating, and it is exactly what the simulation gives; cleared with the models."""
+    import json
+
+    import trial_reanalysis.analysis.inference.calibration as cal
+    from trial_reanalysis.analysis.inference.model_cache import clear_cache
+
+    _fresh_on_the_fly(monkeypatch, tmp_path)
+    first = cal._on_the_fly(23, "log-log", (0.0, 0.2))
+    direct = calibrate(23, "log-log", (0.0, 0.2), trials_per_shape=200)
+    assert json.dumps(first) == json.dumps(direct)  # the simulation itself, not a copy
+    kept = list(tmp_path.glob("calibrations-*/n=*.json"))
+    assert [p.name for p in kept] == ["n=23|log-log|0.00-0.20.json"]
+    cal._on_the_fly.cache_clear()
+    monkeypatch.setattr(cal, "calibrate", lambda *a, **k: pytest.fail("simulated again"))
+    again = cal._on_the_fly(23, "log-log", (0.0, 0.2))
+    assert json.dumps(again) == json.dumps(direct)  # every float back to the last bit
+    assert clear_cache(tmp_path) == 1 and not list(tmp_path.iterdir())
+
+
+def test_a_kept_entry_of_other_code_or_unreadable_is_simulated_again(tmp_path, monkeypatch):
+    """An entry written by other code (its fingerprint differs), a broken file, or a disabled
+    cache: the entry is simulated now, and (cache enabled) replaced."""
+    import json
+
+    import trial_reanalysis.analysis.inference.calibration as cal
+
+    _fresh_on_the_fly(monkeypatch, tmp_path)
+    expected = cal._on_the_fly(23, "log", (0.0, 0.0))
+    [path] = tmp_path.glob("calibrations-*/n=*.json")
+    calls = []
+    real = cal.calibrate
+    monkeypatch.setattr(cal, "calibrate", lambda *a, **k: calls.append(a) or real(*a, **k))
+    for broken in (
+        json.dumps({**expected, "alpha": [1, 1, 1, 1], "code": "other code"}),
+        "{not json",
+    ):
+        path.write_text(broken)
+        cal._on_the_fly.cache_clear()
+        assert json.dumps(cal._on_the_fly(23, "log", (0.0, 0.0))) == json.dumps(expected)
+        assert json.loads(path.read_text())["code"] == cal._code_fingerprint()  # replaced
+    assert len(calls) == 2
+    # the code's fingerprint follows its source: another source, another folder
+    assert path.parent.name == f"calibrations-{cal._code_fingerprint()[:16]}"
+    monkeypatch.setenv("TRIAL_REANALYSIS_MODEL_CACHE", "off")
+    cal._on_the_fly.cache_clear()
+    assert json.dumps(cal._on_the_fly(23, "log", (0.0, 0.0))) == json.dumps(expected)
+    assert len(calls) == 3

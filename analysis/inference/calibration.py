@@ -14,19 +14,31 @@ limit is undefined are left out of the fit (their share is stored).
 This module is the loader the analyses read (STYLE.md: an analysis never imports a study): the
 stored entries of ``data/calibration/pfs_dirichlet.json`` (written by the offline study
 :mod:`analysis.studies.pfs_calibration`, which calls :func:`calibrate` here), and a missing entry
-computed on the fly (half the stored number of trials, about 1-2 s; the origin says which). Also
-the stored simulation study of the summary model (:func:`stored_validation`), read as data.
+computed on the fly (half the stored number of trials, about 0.5-2 s; the origin says which).
+Entries computed on the fly are kept in the user's cache folder (beside the compiled models of
+:mod:`.model_cache`, ``calibrations-<code>/``), keyed by the source of the code that computes them,
+so a later run of the same trial reads them instead of simulating again: the same numbers to the
+last bit (JSON keeps every float exactly). Also the stored simulation study of the summary model
+(:func:`stored_validation`), read as data.
 """
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import json
+import os
+import sys
+import tempfile
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from scipy import integrate, optimize, special
 
+from trial_reanalysis.analysis import constants
+from trial_reanalysis.analysis.frequentist import survival
 from trial_reanalysis.analysis.frequentist.survival import (
     TRANSFORMS,
     Transform,
@@ -232,7 +244,68 @@ def dirichlet_alpha(
 
 @cache
 def _on_the_fly(n: int, transform: Transform, censoring: tuple[float, float]) -> dict[str, Any]:
-    return calibrate(n, transform, censoring, trials_per_shape=TRIALS_PER_SHAPE // 2)
+    """The entry of a scenario not stored in :data:`CALIBRATION_FILE`: from the user's cache
+    folder when an earlier run computed it with the same code, else simulated now (and kept)."""
+    folder = _cache_dir()
+    path = None if folder is None else folder / f"{_key(n, transform, censoring)}.json"
+    if path is not None:
+        try:
+            entry = json.loads(path.read_text())
+            if entry.get("code") == _code_fingerprint():
+                del entry["code"]
+                return entry
+        except (OSError, ValueError, AttributeError, KeyError):
+            pass  # missing, unreadable or foreign: computed again (and replaced)
+    entry = calibrate(n, transform, censoring, trials_per_shape=TRIALS_PER_SHAPE // 2)
+    if path is not None:
+        _keep(path, {**entry, "code": _code_fingerprint()})
+    return entry
+
+
+@cache
+def _code_fingerprint() -> str:
+    """SHA-256 of the code behind an entry: the sources of this module, of the KM limits
+    (:mod:`..frequentist.survival`) and of the constants they use, and the versions of NumPy (its
+    random streams) and SciPy (root finding, quadrature, optimiser)."""
+    import scipy
+
+    digest = hashlib.sha256(f"numpy {np.__version__} scipy {scipy.__version__}".encode())
+    for module in (sys.modules[__name__], survival, constants):
+        digest.update(inspect.getsource(module).encode())
+    return digest.hexdigest()
+
+
+def _cache_dir() -> Path | None:
+    """``<cache>/calibrations-<code>/`` (None when the cache is disabled or cannot be made).
+    It holds a ``versions.json``, so ``model_cache.clear_cache`` removes it with the models."""
+    from trial_reanalysis.analysis.inference.model_cache import cache_folder
+
+    root = cache_folder()
+    if root is None:
+        return None
+    folder = root / f"calibrations-{_code_fingerprint()[:16]}"
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        stamp = folder / "versions.json"
+        if not stamp.is_file():
+            _keep(stamp, {"kind": "Dirichlet calibrations", "code": _code_fingerprint()})
+    except OSError:
+        return None
+    return folder
+
+
+def _keep(path: Path, doc: dict[str, Any]) -> None:
+    """Write ``doc`` as JSON atomically (a parallel worker never reads half a file); a cache that
+    cannot be written is skipped silently (the entry was computed, nothing is lost)."""
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+        with os.fdopen(fd, "w") as handle:
+            json.dump(doc, handle)
+        os.replace(tmp, path)
+    except OSError:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
 
 
 #: Variable names of the stored study (written before the time-to-event port) -> the model's.
