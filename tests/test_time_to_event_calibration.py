@@ -156,3 +156,13 @@ def test_a_kept_entry_of_other_code_or_unreadable_is_simulated_again(tmp_path, m
     cal._on_the_fly.cache_clear()
     assert json.dumps(cal._on_the_fly(23, "log", (0.0, 0.0))) == json.dumps(expected)
     assert len(calls) == 3
+
+
+def test_without_the_code_source_nothing_is_kept(tmp_path, monkeypatch):
+    """A bytecode-only install has no source to fingerprint: entries are simulated, not kept."""
+    import trial_reanalysis.analysis.inference.calibration as cal
+
+    _fresh_on_the_fly(monkeypatch, tmp_path)
+    monkeypatch.setattr(cal, "_code_fingerprint", lambda: "")
+    entry = cal._on_the_fly(23, "plain", (0.0, 0.0))
+    assert entry["n"] == 23 and not list(tmp_path.iterdir())

@@ -264,14 +264,18 @@ def _on_the_fly(n: int, transform: Transform, censoring: tuple[float, float]) ->
 
 @cache
 def _code_fingerprint() -> str:
-    """SHA-256 of the code behind an entry: the sources of this module, of the KM limits
-    (:mod:`..frequentist.survival`) and of the constants they use, and the versions of NumPy (its
-    random streams) and SciPy (root finding, quadrature, optimiser)."""
+    """SHA-256 (hex) of the code behind an entry ("" when its source cannot be read): the
+    sources of this module, of the KM limits (:mod:`..frequentist.survival`) and of the constants
+    they use, and the versions of NumPy (its random streams) and SciPy (root finding, quadrature,
+    optimiser)."""
     import scipy
 
     digest = hashlib.sha256(f"numpy {np.__version__} scipy {scipy.__version__}".encode())
     for module in (sys.modules[__name__], survival, constants):
-        digest.update(inspect.getsource(module).encode())
+        try:
+            digest.update(inspect.getsource(module).encode())
+        except (OSError, TypeError):  # no source (a bytecode-only install): nothing is kept
+            return ""
     return digest.hexdigest()
 
 
@@ -281,7 +285,7 @@ def _cache_dir() -> Path | None:
     from trial_reanalysis.analysis.inference.model_cache import cache_folder
 
     root = cache_folder()
-    if root is None:
+    if root is None or not _code_fingerprint():
         return None
     folder = root / f"calibrations-{_code_fingerprint()[:16]}"
     try:
