@@ -111,6 +111,8 @@ def smallest_n_with_crossings(transform: Transform, z: float = Z95) -> float:
         return 1.0
     hi = 2.0
     while gap(hi) >= 0:
+        if hi > 1e9:
+            raise ValueError(f"no n up to 1e9 gives both crossings on {transform} (z = {z})")
         hi *= 2.0
     return float(optimize.brentq(gap, hi / 2, hi, xtol=1e-10))
 
