@@ -445,3 +445,147 @@ def test_seed_posteriors_are_exact_with_the_mcmc_fit_beside_them(seed_result):
             d = row["diagnostics"]
             assert row["method"] == d["method"] == "quadrature"
             assert d["edge_mass"] < 1e-9 and d["refinement_change"] < 1e-5
+
+
+def _cells(report) -> tuple[list[int], list[int], list[int]]:
+    return (
+        report.n_exposed.tolist(),
+        report.exposed_events.tolist(),
+        report.reference_events.tolist(),
+    )
+
+
+def test_a_quadrature_that_fails_its_checks_leaves_the_mcmc_numbers_said_so(
+    seed_result, monkeypatch
+):
+    """A row whose quadrature fails raises nothing: under the primary scenario (which has MCMC
+    fits) that prior's fit is reported, flagged not exact in results.json, the tables and the
+    sentences; under another scenario (no fit) the row is left out and the report says why.
+    Forced on the seed: PPE, primary scenario, the primary prior 'weakly_informative'; mucositis,
+    'fisher, fixed 16/32', 'skeptical'. The same seed and settings as ``seed_result`` (no
+    failure), so the fallback's numbers are the MCMC check's of the same fit there."""
+    import trial_reanalysis.analysis.endpoints.comparison as ce
+    from trial_reanalysis.analysis.errors import QuadratureError
+    from trial_reanalysis.analysis.report import comparison as words
+    from trial_reanalysis.analysis.report.render import display_tables
+
+    loaded = load_trial()
+    first, scenarios = ce.grouping_scenarios(loaded, GROUPING)
+    fixed = next(s for s in scenarios if s.label == "fisher, fixed 16/32")
+    targets = [
+        (_cells(ce.event_report(loaded, "ppe", first)[0]), "weakly_informative"),
+        (_cells(ce.event_report(loaded, "mucositis", fixed)[0]), "skeptical"),
+    ]
+    real = ce.log_or_posteriors
+    forced: list[str] = []
+
+    def flaky(report, priors):
+        priors = list(priors)
+        for cells, name in targets:
+            if _cells(report) == cells and any(p.name == name for p in priors):
+                forced.append(name)
+                raise QuadratureError(f"forced: edge mass above 1e-9 under {name}")
+        return real(report, priors)
+
+    monkeypatch.setattr(ce, "log_or_posteriors", flaky)
+    res = analyse_comparisons(
+        loaded, GROUPING, seed=7, settings=SamplerSettings(draws=500, tune=500)
+    )
+    present(res, loaded)
+    assert (
+        forced.count("weakly_informative") == 2 and forced.count("skeptical") == 2
+    )  # joint, alone
+    r, seed = res.results["events"], seed_result.results["events"]
+
+    # results.json: the PPE primary prior is its MCMC fit, flagged, the numbers of that fit
+    post = r["ppe"]["posterior"]["weakly_informative"]
+    assert post["method"] == "mcmc (quadrature failed)" and "mcmc_check" not in post
+    assert "forced: edge mass" in post["quadrature_error"]
+    check = seed["ppe"]["posterior"]["weakly_informative"]["mcmc_check"]
+    for k in ("mean", "median"):
+        assert post["log_odds_ratio"][k] == pytest.approx(check["log_odds_ratio"][k], abs=1e-12)
+    assert post["log_odds_ratio"]["ci95"] == pytest.approx(check["log_odds_ratio"]["ci95"], 1e-12)
+    assert post["p_or_above_1"] == check["p_or_above_1"]
+    draws = seed_result.primary_draws["ppe"]["log_odds_ratio"]
+    assert post["odds_ratio"]["median"] == pytest.approx(np.median(np.exp(draws)), rel=1e-12)
+    assert post["odds_ratio"]["mean"] == pytest.approx(np.exp(draws).mean(), rel=1e-12)
+    exact = seed["ppe"]["posterior"]["weakly_informative"]
+    assert post["log_odds_ratio"]["mean"] != exact["log_odds_ratio"]["mean"]  # not the exact one
+    assert abs(post["log_odds_ratio"]["mean"] - exact["log_odds_ratio"]["mean"]) < (
+        4 * check["mcse_mean"]
+    )
+    assert post["pooled_event_rate_mean"] == exact["pooled_event_rate_mean"]
+    # the other prior of the same report keeps its exact posterior (quadrature retried alone)
+    other = r["ppe"]["posterior"]["skeptical"]
+    assert other["method"] == "quadrature" and other["mcmc_check"]["within_limit"]
+    ref = seed["ppe"]["posterior"]["skeptical"]["log_odds_ratio"]
+    for k in ("mean", "sd", "median"):
+        assert other["log_odds_ratio"][k] == pytest.approx(ref[k], rel=1e-5, abs=1e-6)
+    entry = next(s for s in r["ppe"]["sensitivity"] if s["primary"])
+    assert entry["method"] == entry["diagnostics"]["method"] == "mcmc (quadrature failed)"
+    assert entry["posterior"]["log_odds_ratio"] == post["log_odds_ratio"]
+    # the mucositis row under 'fisher, fixed 16/32' has no fit: no posterior, skipped with why
+    (skip,) = [s for s in r["mucositis"]["sensitivity"] if s["posterior"] is None]
+    assert (skip["split"], skip["prior"], skip["method"]) == ("fixed 16/32", "skeptical", "none")
+    assert (
+        "forced" in skip["diagnostics"]["reason"] and "no MCMC fit" in skip["diagnostics"]["reason"]
+    )
+    (why,) = r["mucositis"]["sensitivity_skipped"]
+    assert why.startswith("fisher, fixed 16/32, prior 'skeptical': the quadrature failed")
+    assert r["ppe"]["sensitivity_skipped"] == r["rash"]["sensitivity_skipped"] == []
+    assert all(s["method"] == "quadrature" for s in r["rash"]["sensitivity"])
+
+    # tables: the fallback row flagged (and its own kind), the skipped row absent
+    sens = res.sensitivity
+    assert len(sens) == len(seed_result.sensitivity) - 1
+    assert not (
+        (sens["quantity"] == "odds ratio, mucositis")
+        & (sens["scenario"] == "fisher, fixed 16/32")
+        & (sens["prior"] == "skeptical")
+    ).any()
+    flagged = sens[sens["assumption"] == ce.FALLBACK_ASSUMPTION]
+    assert len(flagged) == 1 and flagged["primary"].item()
+    assert flagged["estimate"].item() == post["odds_ratio"]["median"]
+    assert res.sensitivity_kinds.count(words.FALLBACK_KIND) == 1
+    titles = [t["title"] for t in display_tables(sens, res.sensitivity_kinds, sensitivity=True)]
+    assert titles == [
+        "MCMC posterior median (quadrature failed: not exact)",
+        "Exact posterior median (quadrature)",
+    ]
+    cmp = res.comparison
+    row = (
+        cmp["method"]
+        == "MCMC posterior median (quadrature failed: not exact), prior 'weakly_informative'"
+    )
+    assert row.sum() == 1 and cmp.loc[row, "quantity"].item() == "odds ratio, ppe"
+    assert cmp.loc[row, "estimate"].item() == post["odds_ratio"]["median"]
+    assert [k for k, m in zip(res.estimate_kinds, row, strict=True) if m] == [words.FALLBACK_KIND]
+    assert res.estimate_kinds.count(words.FALLBACK_KIND) == 1
+
+    # sentences: which numbers are the MCMC fit's, and which row is not analysed
+    text = " ".join(res.sentences)
+    assert (
+        "Under palmoplantar erythrodysesthesia (PPE) ('weakly_informative') the quadrature did "
+        "not meet its own checks" in text
+    )
+    assert "which passed its diagnostic gates" in text
+    assert text.count(words.FALLBACK_WORDS) == 2  # the key finding and PPE's posterior sentence
+    assert "except those the next sentence names" in text
+    assert words.FALLBACK_SENTENCE in res.assumptions
+    assert any(
+        a.startswith("Sensitivity row not analysed (mucositis): fisher, fixed 16/32, prior")
+        for a in res.assumptions
+    )
+    assert "Hollow points" in res.captions["prior_therapy_forest"]
+
+    # no failure: no flag anywhere
+    seed_text = " ".join(seed_result.sentences)
+    for flag in ("did not meet its own checks", words.FALLBACK_WORDS, "except those", "Hollow"):
+        assert flag not in seed_text + seed_result.captions["prior_therapy_forest"]
+    assert words.FALLBACK_SENTENCE not in seed_result.assumptions
+    assert not any(a.startswith("Sensitivity row not analysed") for a in seed_result.assumptions)
+    assert set(seed_result.sensitivity_kinds) == {words.EXACT_KIND}
+    assert words.FALLBACK_KIND not in seed_result.estimate_kinds
+    for event in seed.values():
+        assert event["sensitivity_skipped"] == []
+        assert all(p["method"] == "quadrature" for p in event["posterior"].values())

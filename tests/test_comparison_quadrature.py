@@ -296,3 +296,60 @@ def test_the_reports_rule_sentence_states_the_rules_constants(monkeypatch):
     finally:
         monkeypatch.undo()
         importlib.reload(words)
+
+
+def test_a_failing_prior_costs_no_other_prior_its_exact_posterior(monkeypatch):
+    """After the joint quadrature fails, each prior is tried alone: the failing one gets its
+    error's message, the other its exact posterior (the joint rule's numbers, to its tolerance:
+    the bounds differ)."""
+    import trial_reanalysis.analysis.endpoints.comparison as ce
+
+    report = report_from_published(0.03, 1, SPLITS)  # the seed's PPE report
+    joint_weak, _ = log_or_posteriors(report, [WEAK, SKEPTICAL])
+    calls: list[int] = []
+
+    def flaky(rep, priors):
+        priors = list(priors)
+        calls.append(len(priors))
+        if any(p.parameters["log_or_sigma"] == 0.5 for p in priors):
+            raise QuadratureError("forced: refinement change 1e-3")
+        return log_or_posteriors(rep, priors)
+
+    monkeypatch.setattr(ce, "log_or_posteriors", flaky)
+    out = ce._exact_posteriors(report, {"weak": WEAK, "skeptical": SKEPTICAL})
+    assert calls == [2, 1, 1]
+    assert out["skeptical"] == "forced: refinement change 1e-3"
+    np.testing.assert_allclose(
+        out["weak"].key_numbers(), joint_weak.key_numbers(), rtol=1e-5, atol=1e-6
+    )
+    # a single prior that fails is tried once
+    calls.clear()
+    assert ce._exact_posteriors(report, {"skeptical": SKEPTICAL}) == {
+        "skeptical": "forced: refinement change 1e-3"
+    }
+    assert calls == [1]
+
+
+def test_quadrature_failed_sentence_names_the_rows_and_the_fits_gates():
+    from trial_reanalysis.analysis.report.comparison import quadrature_failed_sentence
+
+    def results(method: str, passed: bool) -> dict:
+        post = {"method": method}
+        return {
+            "events": {
+                "ppe": {
+                    "label": "PPE",
+                    "posterior": {"weak": post, "skeptical": {"method": "quadrature"}},
+                    "diagnostics": {"weak": {"passed": passed}, "skeptical": {"passed": True}},
+                },
+                "rash": {"label": "rash", "posterior": {"weak": None}, "diagnostics": {}},
+            }
+        }
+
+    assert quadrature_failed_sentence(results("quadrature", True)) is None
+    text = quadrature_failed_sentence(results("mcmc (quadrature failed)", True))
+    assert text.startswith("Under PPE ('weak') the quadrature did not meet its own checks")
+    assert "which passed its diagnostic gates" in text and "not exact ones" in text
+    assert "'skeptical'" not in text and "rash" not in text
+    failed = quadrature_failed_sentence(results("mcmc (quadrature failed)", False))
+    assert "which did NOT pass every diagnostic gate" in failed

@@ -344,12 +344,20 @@ def test_display_tables_drop_duplicate_columns_and_fit_a_sensitivity_table() -> 
 def test_comparison_estimate_kinds_follow_the_rows() -> None:
     df = pd.DataFrame(
         {
-            "side": ["reported", "bayesian", "bayesian", "frequentist"],
+            "side": ["reported", "bayesian", "bayesian", "frequentist", "bayesian"],
             "quantity": [
                 "odds ratio, a",
                 "odds ratio, a",
                 "Bayes factor, effect vs OR = 1, a",
                 "x",
+                "odds ratio, a",
+            ],
+            "method": [
+                "two-sided P = .03",
+                "exact posterior median (quadrature), prior 'w'",
+                "own likelihood",
+                "conditional maximum likelihood, published counts",
+                "MCMC posterior median (quadrature failed: not exact), prior 's'",
             ],
         }
     )
@@ -358,6 +366,14 @@ def test_comparison_estimate_kinds_follow_the_rows() -> None:
         "posterior median",
         "Bayes factor",
         "conditional maximum likelihood",
+        "MCMC posterior median (quadrature failed: not exact)",
+    ]
+    sens = pd.DataFrame(
+        {"assumption": ["test x split", "test x split (MCMC: quadrature failed, not exact)"]}
+    )
+    assert cmp.sensitivity_kinds_of(sens) == [
+        "exact posterior median (quadrature)",
+        "MCMC posterior median (quadrature failed: not exact)",
     ]
     tdf = pd.DataFrame(
         {

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from lifelines import KaplanMeierFitter, WeibullFitter
 from lifelines.datasets import load_larynx, load_lung
+from scipy import stats
 
 from trial_reanalysis.analysis.errors import InputError
 from trial_reanalysis.analysis.frequentist.survival import (
@@ -14,6 +15,7 @@ from trial_reanalysis.analysis.frequentist.survival import (
     crossing_levels,
     kaplan_meier,
     km_median_ci_batch,
+    smallest_n_with_crossings,
     weibull_mle,
 )
 from trial_reanalysis.analysis.reconstruction.curves import reconstruct_km, reconstruct_km_files
@@ -34,27 +36,43 @@ def test_crossing_levels_n48(transform, expected):
     assert np.round(crossing_levels(48, transform), 3).tolist() == list(expected)
 
 
-@pytest.mark.parametrize("transform", TRANSFORMS)
-@pytest.mark.parametrize("n", [20, 48, 228])
+Z_975 = float(stats.norm.ppf(0.975))
+
+
+def _limit(s: float, n: float, transform: str, upper: bool) -> float:
+    """R's pointwise limit of S on ``transform`` with se(log S) = sqrt((1 - S) / (S n)), written
+    here from its formula (clipped to [0, 1])."""
+    z = Z_975
+    se = np.sqrt((1 - s) / (s * n))
+    sign = 1.0 if upper else -1.0
+    if transform == "plain":
+        value = s + sign * z * s * se
+    elif transform == "log":
+        value = s * np.exp(sign * z * se)
+    else:
+        with np.errstate(over="ignore"):  # near S = 1 the lower limit's exponent overflows: 0
+            value = np.exp(-np.exp(np.log(-np.log(s)) + sign * z * se / np.log(s)))
+    return min(max(value, 0.0), 1.0)
+
+
+@pytest.mark.parametrize(
+    ("transform", "n"),
+    [
+        (t, n)
+        for t in TRANSFORMS
+        for n in (11, 12, 14, 20, 48, 228)
+        if not (t == "log" and n < 14)  # no upper crossing there (the next test)
+    ],
+)
 def test_crossing_levels_solve_the_limit_equations(transform, n):
     """Independently of the walk: with se(S) = sqrt(S (1 - S) / n), R's pointwise limit on each
     transform (written here from its formula) equals 0.5 at S = 1 - F_L (lower limit) and at
     S = 1 - F_U (upper limit), and the walk found the first crossings away from 0.5 (a scalar
-    scan written here finds the same brackets)."""
-    from scipy import stats
-
-    z = stats.norm.ppf(0.975)
+    scan written here finds the same brackets). Small n where both limits exist included (log:
+    n >= 14; log-log: n >= 11)."""
 
     def limit(s: float, upper: bool) -> float:
-        se = np.sqrt((1 - s) / (s * n))
-        sign = 1.0 if upper else -1.0
-        if transform == "plain":
-            value = s + sign * z * s * se
-        elif transform == "log":
-            value = s * np.exp(sign * z * se)
-        else:
-            value = np.exp(-np.exp(np.log(-np.log(s)) + sign * z * se / np.log(s)))
-        return min(max(value, 0.0), 1.0)
+        return _limit(s, n, transform, upper)
 
     f_lower, half, f_upper = crossing_levels(n, transform)
     assert half == 0.5
@@ -66,6 +84,59 @@ def test_crossing_levels_solve_the_limit_equations(transform, n):
     scan = np.linspace(0.5, 1 - 1e-9, 2001)
     first = next(s for s in scan if limit(s, upper=False) > 0.5)
     assert first - (scan[1] - scan[0]) < 1 - f_lower <= first
+
+
+def _log_upper_least(n: float) -> float:
+    """The least upper log limit on (0, 0.5) in closed form: log U(S) = log S + z sqrt((1 - S) /
+    (S n)) turns once, where S (1 - S) = z^2 / (4 n), and there U = S exp(z^2 / (2 n S))."""
+    s = (1 - np.sqrt(1 - Z_975**2 / n)) / 2
+    return s * np.exp(Z_975**2 / (2 * n * s))
+
+
+def test_crossing_levels_refuse_small_n_where_a_limit_never_reaches_one_half():
+    """n = 12 on the log transform used to raise IndexError (the walk found no sign change): the
+    upper limit never falls to 0.5 there, so the median's upper CI limit is never reached and no
+    F_U exists. Now a ValueError names the limit and the least n, which is checked against the
+    closed form of the upper log limit's minimum (and a dense scan of the formula); on log-log the
+    lower limit is the one that fails, checked by a dense scan."""
+    from scipy import optimize
+
+    scan = np.linspace(1e-6, 0.5, 20_001)
+    least = min(_limit(s, 12, "log", upper=True) for s in scan)
+    assert least == pytest.approx(_log_upper_least(12), abs=1e-7)  # two ways: 0.5439
+    assert least > 0.5
+    with pytest.raises(
+        ValueError,
+        match=r"upper 95% pointwise limit on the log transform never "
+        r"reaches 0.5 for n = 12 \(its least value is 0.5439",
+    ) as refused:
+        crossing_levels(12, "log")
+    n_log = optimize.brentq(lambda n: _log_upper_least(n) - 0.5, 4.0, 100.0, xtol=1e-12)
+    assert n_log == pytest.approx(13.1540, abs=1e-4)
+    assert f"it needs n >= {n_log:.2f}" in str(refused.value)
+    assert smallest_n_with_crossings("log") == pytest.approx(n_log, abs=1e-7)
+    # either side of the limit: levels that solve the equations just above, a refusal below
+    f_lower, _, f_upper = crossing_levels(n_log + 1e-3, "log")
+    assert abs(_limit(1 - f_upper, n_log + 1e-3, "log", upper=True) - 0.5) < 1e-12
+    assert abs(_limit(1 - f_lower, n_log + 1e-3, "log", upper=False) - 0.5) < 1e-12
+    with pytest.raises(ValueError, match="upper"):
+        crossing_levels(n_log - 1e-3, "log")
+
+    # log-log: the lower limit's greatest value on (0.5, 1) by a dense scan of its formula
+    def lower_greatest(n: float) -> float:
+        grid = np.linspace(0.5, 1 - 1e-9, 20_001)
+        i = int(np.argmax([_limit(s, n, "log-log", upper=False) for s in grid]))
+        fine = np.linspace(grid[max(i - 1, 0)], grid[i + 1], 2_001)
+        return max(_limit(s, n, "log-log", upper=False) for s in fine)
+
+    assert lower_greatest(10) == pytest.approx(0.4748, abs=1e-4)
+    with pytest.raises(ValueError, match=r"lower 95% pointwise limit on the log-log transform"):
+        crossing_levels(10, "log-log")
+    n_loglog = optimize.brentq(lambda n: lower_greatest(n) - 0.5, 10.0, 11.0, xtol=1e-9)
+    assert smallest_n_with_crossings("log-log") == pytest.approx(n_loglog, abs=1e-6)
+    assert smallest_n_with_crossings("plain") == 1.0  # plain: both limits at any n >= 1
+    with pytest.raises(ValueError, match="at least 1"):
+        crossing_levels(0.5, "plain")
 
 
 def test_crossing_levels_shrink_with_n():

@@ -79,6 +79,9 @@ class EndpointResult:
             per table (set by the presenter; empty: one table labelled "estimate").
         sensitivity_estimate: what the estimate of every ``sensitivity`` row is ("posterior
             mean", "posterior median"; set by the presenter).
+        sensitivity_kinds: one label per ``sensitivity`` row when its rows' estimates differ in
+            kind (e.g. exact and, where a quadrature failed, MCMC); the report shows one kind
+            per table (set by the presenter; empty: every row ``sensitivity_estimate``).
         priors_table: the analysis priors of this endpoint, one row per prior: prior, primary,
             family, parameters, ESS, rationale (strings; set by the presenter).
     """
@@ -103,6 +106,7 @@ class EndpointResult:
     captions: dict[str, str] = field(default_factory=dict)
     estimate_kinds: list[str] = field(default_factory=list)
     sensitivity_estimate: str = "estimate"
+    sensitivity_kinds: list[str] = field(default_factory=list)
     priors_table: pd.DataFrame | None = None
 
 

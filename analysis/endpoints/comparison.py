@@ -30,7 +30,12 @@ Every (comparison, scenario, prior) has its exact posterior of the log OR by 1-D
 refinement check to 1e-5 relative); these are the sensitivity rows. Under the primary scenario
 each prior is also one MCMC fit of the one-event model (compiled once a process), with its derived
 seed and the diagnostic gates: its draws weigh the compatible tables and feed the follow-up
-priors. The evidence of each report is computed under its
+priors. A quadrature that fails its checks raises for no row: under the primary scenario that
+prior's MCMC fit (the same prior and likelihood, with the model's 41-node baseline rule and
+tabulated likelihood, and Monte Carlo error) is reported instead, flagged "not exact" (``method``
+``mcmc (quadrature failed)``) in results.json, the tables and a sentence, as the time-to-event
+endpoint does; under any other scenario, which has no fit, the row is left out and
+``sensitivity_skipped`` says why. The evidence of each report is computed under its
 own likelihood (:func:`models.comparison.report_evidence`); beside it, for comparison only, the
 Sellke-Bayarri-Berger calibration 1 / (-e p ln p) (Sellke, Bayarri, Berger. Am Stat
 2001;55:62-71), a bound for a continuous, two-sided P value only.
@@ -44,7 +49,7 @@ from __future__ import annotations
 import functools
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import arviz as az
@@ -58,7 +63,7 @@ from trial_reanalysis.analysis.endpoints.base import (
     comparison_frame,
     sensitivity_frame,
 )
-from trial_reanalysis.analysis.errors import InputError
+from trial_reanalysis.analysis.errors import InputError, QuadratureError
 from trial_reanalysis.analysis.inference.diagnostics import FitDiagnostics, fit_with_gates
 from trial_reanalysis.analysis.inference.fitting import CompiledModel, SamplerSettings, derive_seed
 from trial_reanalysis.analysis.reconstruction.tables import direction_sign, p_value_grid
@@ -98,6 +103,20 @@ CHUNK_WORK = 4_000_000
 #: log OR's mean and 2.5 / 50 / 97.5 % quantiles is below this (a run makes 4 z per prior and
 #: event, 24 for the seed: with 4 a false alarm is rarer than 1 in 500 runs).
 MCMC_Z_LIMIT = 4.0
+
+#: ``method`` of a posterior whose quadrature failed its checks and whose row has an MCMC fit
+#: (the primary scenario): the fit's summary is reported instead, flagged (as the time-to-event
+#: endpoint's ``quadrature`` record says it).
+FALLBACK_METHOD = "mcmc (quadrature failed)"
+#: ``method`` of a row whose quadrature failed and which has no MCMC fit (the other scenarios): no
+#: number is reported from it (``sensitivity_skipped`` says why).
+SKIPPED_METHOD = "none"
+#: The sensitivity table's ``assumption`` of an exact row and of a row reporting its MCMC fit.
+EXACT_ASSUMPTION = "test x split"
+FALLBACK_ASSUMPTION = "test x split (MCMC: quadrature failed, not exact)"
+#: The comparison table's ``method`` of a posterior row, exact and MCMC (quadrature failed).
+EXACT_ROW_METHOD = "exact posterior median (quadrature), prior '{name}'"
+FALLBACK_ROW_METHOD = "MCMC posterior median (quadrature failed: not exact), prior '{name}'"
 
 #: What each evidence number of results.json is (written beside them as ``evidence_note``).
 EVIDENCE_NOTE = (
@@ -490,12 +509,56 @@ class _Fit:
 class _EventFits:
     """Every posterior of one comparison: per (scenario label, prior name) the MCMC
     :class:`_Fit` (primary scenario only) and the exact summary (every scenario; None where no
-    table reproduces the report), and per scenario label the coarsened report with where its
-    data came from."""
+    table reproduces the report or the quadrature failed), per scenario label the coarsened
+    report with where its data came from, and per (scenario label, prior name) whose quadrature
+    failed its checks the error's message (``failed``)."""
 
     fits: dict[tuple[str, str], _Fit]
     reports: dict[str, tuple[CoarsenedReport, str]]
     exact: dict[tuple[str, str], dict[str, Any] | None]
+    failed: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def row(self, label: str, name: str) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+        """The posterior reported for the row (scenario ``label``, prior ``name``) and its record:
+        the exact one (its quadrature record); where the quadrature failed, the row's MCMC fit
+        (primary scenario; ``method`` :data:`FALLBACK_METHOD` with the ``error``) or nothing
+        (``method`` :data:`SKIPPED_METHOD` with the ``reason``); nothing where no table
+        reproduces the report (``method`` none with the reason)."""
+        key = (label, name)
+        if key in self.failed:
+            fit = self.fits.get(key)
+            if fit is not None and fit.summary is not None:
+                return dict(fit.summary), {"method": FALLBACK_METHOD, "error": self.failed[key]}
+            return None, {
+                "method": SKIPPED_METHOD,
+                "reason": f"the quadrature failed its checks ({self.failed[key]}) and this row "
+                "has no MCMC fit (fits are made under the primary scenario only)",
+            }
+        summary = self.exact[key]
+        if summary is None:
+            return None, {"method": "none", "reason": "no table reproduces the report"}
+        return _without_diagnostics(summary), summary["diagnostics"]
+
+
+def _exact_posteriors(
+    report: CoarsenedReport, priors: dict[str, PriorScenario]
+) -> dict[str, LogOddsRatioPosterior | str]:
+    """The exact posterior of the log OR under each prior (one quadrature for all of them, which
+    share the likelihood), or, where the quadrature fails its checks, the error's message: after
+    a failure of the joint rule each prior is tried alone, so that one prior's failure costs no
+    other prior its exact posterior."""
+    try:
+        return dict(zip(priors, log_or_posteriors(report, list(priors.values())), strict=True))
+    except QuadratureError as exc:
+        if len(priors) == 1:
+            return {next(iter(priors)): str(exc)}
+    out: dict[str, LogOddsRatioPosterior | str] = {}
+    for name, prior in priors.items():
+        try:
+            (out[name],) = log_or_posteriors(report, [prior])
+        except QuadratureError as exc:
+            out[name] = str(exc)
+    return out
 
 
 def _fit_event(
@@ -509,7 +572,9 @@ def _fit_event(
     """Comparison ``ckey`` under every scenario and prior: the exact posterior by quadrature
     (:func:`models.comparison.log_or_posteriors`; its rule's record under ``"diagnostics"``) for
     every (scenario, prior), and a gated MCMC fit under the primary scenario for every prior. A
-    scenario under which no table reproduces the report has no posterior (None; an empty fit).
+    scenario under which no table reproduces the report has no posterior (None; an empty fit); a
+    (scenario, prior) whose quadrature fails its checks has its error in ``failed`` (and
+    :meth:`_EventFits.row` reports its MCMC fit, flagged, or nothing).
     ``run`` holds seed, settings, allow_failed, the sign, the primary scenario and the
     collectors ``posteriors`` and ``diagnostics``."""
     out = _EventFits({}, {}, {})
@@ -522,8 +587,11 @@ def _fit_event(
                 if scenario == run["first"]:
                     out.fits[(scenario.label, prior_name)] = _Fit(None, None, None, None)
             continue
-        exact = log_or_posteriors(report, list(priors.values()))
-        for prior_name, post in zip(priors, exact, strict=True):
+        for prior_name, post in _exact_posteriors(report, priors).items():
+            if isinstance(post, str):
+                out.exact[(scenario.label, prior_name)] = None
+                out.failed[(scenario.label, prior_name)] = post
+                continue
             summary = summarise_exact_log_or(post, run["sign"])
             summary["n_compatible_tables"] = report.n_cells
             summary["diagnostics"] = dict(post.check)
@@ -584,23 +652,30 @@ def _event_result(
     """The results.json entry of one comparison: the report as printed, the exact posteriors
     under every prior in the primary scenario with their MCMC check (``mcmc_check``; the fits'
     gates under ``diagnostics``), the exact evidence of the report and the sensitivity rows.
+    A prior whose quadrature failed reports its MCMC fit instead (``method``
+    :data:`FALLBACK_METHOD`, ``quadrature_error``, no check); a sensitivity row whose quadrature
+    failed without a fit has no posterior, and ``sensitivity_skipped`` says why.
     ``pooled_rate``: the posterior mean of the pooled event rate (primary prior)."""
     prior_main = primary(priors).name
     report, origin = event.reports[first.label]
     main = {name: event.fits[(first.label, name)] for name in priors}
     posterior: dict[str, dict[str, Any] | None] = {}
     for name, fit in main.items():
-        exact = _without_diagnostics(event.exact[(first.label, name)])
-        if exact is not None and fit.idata is not None:
-            exact["method"] = "quadrature"
+        post, record = event.row(first.label, name)
+        if post is not None and fit.idata is not None:
+            post["method"] = record["method"]
             if name == prior_main and pooled_rate is not None:
-                exact["pooled_event_rate_mean"] = pooled_rate
-            exact["mcmc_check"] = mcmc_check(fit.idata, exact)
-        posterior[name] = exact
+                post["pooled_event_rate_mean"] = pooled_rate
+            if record["method"] == FALLBACK_METHOD:
+                post["quadrature_error"] = record["error"]
+            else:
+                post["mcmc_check"] = mcmc_check(fit.idata, post)
+        posterior[name] = post
     p = None if c.p_value == "unknown" else printed_p(c.p_value.value, c.p_value.ns_threshold)
     sbb = None if p is None else sbb_of_report(p)
     ev = report_evidence(report, priors[prior_main], sign) or {}
     at_max = ev.get("log_or_at_max")
+    rows = [(sc, name) for sc in scenarios for name in priors]
     result: dict[str, Any] = {
         "label": c.label,
         "reported": {
@@ -637,17 +712,12 @@ def _event_result(
         "scenario": first.label,
         "compatible_tables": compatible,
         "sensitivity": [
-            {
-                "test": sc.test,
-                "split": sc.split,
-                "prior": name,
-                "primary": sc == first and name == prior_main,
-                "method": "quadrature",
-                "posterior": _without_diagnostics(event.exact[(sc.label, name)]),
-                "diagnostics": _quadrature_record(event.exact[(sc.label, name)]),
-            }
-            for sc in scenarios
-            for name in priors
+            _sensitivity_entry(event, sc, name, first, prior_main) for sc, name in rows
+        ],
+        "sensitivity_skipped": [
+            f"{sc.label}, prior '{name}': {event.row(sc.label, name)[1]['reason']}"
+            for sc, name in rows
+            if (sc.label, name) in event.failed and event.row(sc.label, name)[0] is None
         ],
     }
     if origin == "published counts":
@@ -662,12 +732,23 @@ def _without_diagnostics(summary: dict[str, Any] | None) -> dict[str, Any] | Non
     return None if summary is None else {k: v for k, v in summary.items() if k != "diagnostics"}
 
 
-def _quadrature_record(summary: dict[str, Any] | None) -> dict[str, Any]:
-    """The ``diagnostics`` of a sensitivity entry: the quadrature rule's record (no MCMC fit),
-    or why there is no posterior."""
-    if summary is None:
-        return {"method": "none", "reason": "no table reproduces the report"}
-    return summary["diagnostics"]
+def _sensitivity_entry(
+    event: _EventFits, sc: Scenario, name: str, first: Scenario, prior_main: str
+) -> dict[str, Any]:
+    """One entry of results.json's ``sensitivity``: the row's posterior and, as its
+    ``diagnostics``, the quadrature rule's record (no MCMC gates), or the fallback's or the
+    skip's record (:meth:`_EventFits.row`)."""
+    post, record = event.row(sc.label, name)
+    failed = (sc.label, name) in event.failed
+    return {
+        "test": sc.test,
+        "split": sc.split,
+        "prior": name,
+        "primary": sc == first and name == prior_main,
+        "method": record["method"] if failed else "quadrature",
+        "posterior": post,
+        "diagnostics": record,
+    }
 
 
 def _sensitivity_rows(
@@ -679,17 +760,22 @@ def _sensitivity_rows(
 ) -> list[dict[str, Any]]:
     """Sensitivity-table rows of one comparison: the odds ratio's exact posterior median, 95 %
     interval and P(OR > 1) (quadrature) per scenario and prior (NaN where no table reproduces
-    the report)."""
+    the report). Where the quadrature failed: the MCMC fit's numbers with the assumption
+    :data:`FALLBACK_ASSUMPTION` (primary scenario), else no row (``sensitivity_skipped``)."""
     prior_main = primary(priors).name
     rows = []
     for sc in scenarios:
         for name in priors:
-            s = event.exact[(sc.label, name)]
+            s, record = event.row(sc.label, name)
+            if record["method"] == SKIPPED_METHOD and (sc.label, name) in event.failed:
+                continue
             rows.append(
                 {
                     "quantity": f"odds ratio, {ckey}",
                     "prior": name,
-                    "assumption": "test x split",
+                    "assumption": FALLBACK_ASSUMPTION
+                    if record["method"] == FALLBACK_METHOD
+                    else EXACT_ASSUMPTION,
                     "scenario": sc.label,
                     "primary": sc == first and name == prior_main,
                     "estimate": s["odds_ratio"]["median"] if s else np.nan,
@@ -757,7 +843,9 @@ def analyse_comparisons(
     Per comparison: the exact posterior (quadrature) under every scenario (test x split
     assumption) x prior, the sensitivity rows; and one MCMC fit per prior under the primary
     scenario, each with its own derived seed and the diagnostic gates of :func:`fit_with_gates`.
-    A scenario under which no table reproduces a report has no posterior (its rows say so).
+    A scenario under which no table reproduces a report has no posterior (its rows say so). A
+    quadrature that fails its checks (``QuadratureError``) is not raised: the row reports its
+    MCMC fit, flagged, or is skipped with why (:meth:`_EventFits.row`).
 
     Raises:
         InputError: no grouping ``key``, or no comparison names it; counts against the reported
@@ -901,14 +989,17 @@ def _reported_rows(
 
 def _posterior_rows(ckey: str, r: dict[str, Any], first: Scenario) -> list[dict[str, Any]]:
     """The odds ratio's posterior per prior, with the probability of the reported direction:
-    P(OR < 1) when the event was more frequent in the reference group, else P(OR > 1)."""
+    P(OR < 1) when the event was more frequent in the reference group, else P(OR > 1). The
+    method says exact (quadrature) or, where the quadrature failed, the MCMC fit's, not exact."""
     direction = r["reported"]["direction"]
     side_label = {"exposed": "P(OR > 1)", "reference": "P(OR < 1)", None: "P(OR > 1)"}[direction]
     return [
         {
             "quantity": f"odds ratio, {ckey}",
             "side": "bayesian",
-            "method": f"exact posterior median (quadrature), prior '{name}'",
+            "method": (
+                FALLBACK_ROW_METHOD if s.get("method") == FALLBACK_METHOD else EXACT_ROW_METHOD
+            ).format(name=name),
             "scenario": first.label,
             "estimate": s["odds_ratio"]["median"],
             "ci_low": s["odds_ratio"]["ci95"][0],

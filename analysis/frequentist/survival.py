@@ -62,31 +62,100 @@ def pointwise_limits(
     return np.where(zero, np.nan, lo), np.where(zero, np.nan, hi)
 
 
+#: The walk of :func:`crossing_levels`: points on each side of S = 0.5 (to 1e-6 below, to 1 - 1e-9
+#: above) on which the limit's extremum is bracketed before it is refined.
+_WALK_POINTS = 2001
+
+
+def _limit_at(s: np.ndarray, n: float, transform: Transform, z: float, upper: bool) -> np.ndarray:
+    """The lower or upper pointwise limit at S = ``s`` with var(log S) = (1 - S) / (S n)."""
+    s = np.asarray(s, dtype=float)
+    return pointwise_limits(s, (1.0 - s) / (s * n), transform, z)[1 if upper else 0]
+
+
+def _extremum(n: float, transform: Transform, z: float, upper: bool) -> tuple[float, float]:
+    """(S, limit) where the upper limit is least on (0, 0.5], or the lower limit greatest on
+    [0.5, 1): bracketed on the walk's grid, refined by bounded Brent (each limit is unimodal on
+    its side: see :func:`crossing_levels`)."""
+    grid = (
+        np.linspace(0.5, 1e-6, _WALK_POINTS) if upper else np.linspace(0.5, 1 - 1e-9, _WALK_POINTS)
+    )
+    sign = 1.0 if upper else -1.0
+    values = sign * _limit_at(grid, n, transform, z, upper)
+    i = int(np.argmin(values))
+    lo, hi = sorted((grid[max(i - 1, 0)], grid[min(i + 1, grid.size - 1)]))
+    if lo == hi:
+        return float(grid[i]), float(sign * values[i])
+    best = optimize.minimize_scalar(
+        lambda s: sign * float(_limit_at(s, n, transform, z, upper)),
+        bounds=(lo, hi),
+        method="bounded",
+        options={"xatol": 1e-13},
+    )
+    if best.fun < values[i]:
+        return float(best.x), float(sign * best.fun)
+    return float(grid[i]), float(sign * values[i])
+
+
+def smallest_n_with_crossings(transform: Transform, z: float = Z95) -> float:
+    """The least n >= 1 (real) for which both CI limits of :func:`crossing_levels` reach 0.5 on
+    ``transform``: 1 for ``plain`` (any n), 13.15 for ``log`` (the upper limit) and 10.71 for
+    ``log-log`` (the lower limit) at 95 %. Found by Brent's method on n of the limits' extrema."""
+
+    def gap(n: float) -> float:  # > 0 while some limit never reaches 0.5
+        u = _extremum(n, transform, z, upper=True)[1] - 0.5
+        low = 0.5 - _extremum(n, transform, z, upper=False)[1]
+        return max(u, low)
+
+    if gap(1.0) < 0:
+        return 1.0
+    hi = 2.0
+    while gap(hi) >= 0:
+        if hi > 1e9:
+            raise ValueError(f"no n up to 1e9 gives both crossings on {transform} (z = {z})")
+        hi *= 2.0
+    return float(optimize.brentq(gap, hi / 2, hi, xtol=1e-10))
+
+
 def crossing_levels(n: float, transform: Transform, z: float = Z95) -> tuple[float, float, float]:
     """CDF levels F = 1 - S at which the KM curve sits when the CI limits of its median are
     reached, with se(S) = sqrt(S(1-S)/n): ``(F_L, 0.5, F_U)``.
 
-    F_L solves lower_limit(s_L) = 0.5 (s_L > 0.5); F_U solves upper_limit(s_U) = 0.5.
+    F_L solves lower_limit(s_L) = 0.5 (s_L > 0.5); F_U solves upper_limit(s_U) = 0.5 (s_U < 0.5):
+    the first solutions away from 0.5. Each limit is unimodal on its side (``plain``: monotone;
+    ``log``: the upper limit's only turning point is at S (1 - S) = z^2 / (4 n), the lower is
+    monotone; ``log-log``: one turning point each, checked numerically), so a solution exists
+    when the limit's extremum passes 0.5, and the first one lies between the extremum and 0.5.
+    For small n it does not (95 %): on ``log`` the upper limit stays above 0.5 for n below 13.15
+    (the median's upper CI limit is never reached: n = 12 has no F_U), on ``log-log`` the lower
+    limit stays below 0.5 for n below 10.71 (and the upper above it below 3.77); see
+    :func:`smallest_n_with_crossings`.
+
+    Raises:
+        ValueError: n below 1, or a limit that never reaches 0.5 (named, with the least n).
     """
-
-    def var_log(s: float) -> float:
-        return (1.0 - s) / (s * n)
-
-    def lower_minus_half(s: float) -> float:
-        return float(pointwise_limits(np.array(s), np.array(var_log(s)), transform, z)[0]) - 0.5
-
-    def upper_minus_half(s: float) -> float:
-        return float(pointwise_limits(np.array(s), np.array(var_log(s)), transform, z)[1]) - 0.5
-
-    # walk away from 0.5 to the first sign change (the log limits are not monotone near 0 and 1);
-    # the walk's 2001 points in one call (elementwise: the same values as one by one)
-    grid = np.linspace(0.5, 1e-6, 2001)
-    below = grid[pointwise_limits(grid, (1.0 - grid) / (grid * n), transform, z)[1] - 0.5 < 0][0]
-    s_upper = optimize.brentq(upper_minus_half, below, 0.5, xtol=1e-13)
-    grid = np.linspace(0.5, 1 - 1e-9, 2001)
-    above = grid[pointwise_limits(grid, (1.0 - grid) / (grid * n), transform, z)[0] - 0.5 > 0][0]
-    s_lower = optimize.brentq(lower_minus_half, 0.5, above, xtol=1e-13)
-    return 1.0 - s_lower, 0.5, 1.0 - s_upper
+    if not n >= 1:
+        raise ValueError(f"n (patients at risk) must be at least 1, got {n}")
+    levels = []
+    for upper in (False, True):
+        s_ext, value = _extremum(n, transform, z, upper)
+        if (value >= 0.5) if upper else (value <= 0.5):
+            which = "upper" if upper else "lower"
+            level = 2.0 * stats.norm.cdf(z) - 1.0
+            raise ValueError(
+                f"the {which} {level:.0%} pointwise limit on the {transform} transform "
+                f"never reaches 0.5 for n = {n:g} (its {'least' if upper else 'greatest'} value is "
+                f"{value:.4f}, at S = {s_ext:.4f}): no F_{which[0].upper()} exists, the median's "
+                f"{which} CI limit is never reached; it needs n >= "
+                f"{smallest_n_with_crossings(transform, z):.2f}"
+            )
+        s = optimize.brentq(
+            lambda s, u=upper: float(_limit_at(s, n, transform, z, u)) - 0.5,
+            *sorted((s_ext, 0.5)),
+            xtol=1e-13,
+        )
+        levels.append(1.0 - s)
+    return levels[0], 0.5, levels[1]
 
 
 # ---------------------------------------------------------------------------------------------

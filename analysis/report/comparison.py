@@ -21,6 +21,11 @@ from matplotlib.figure import Figure
 
 from trial_reanalysis.analysis.constants import INTERVAL_LEVEL
 from trial_reanalysis.analysis.endpoints.base import PRIORS_TABLE_COLUMNS
+from trial_reanalysis.analysis.endpoints.comparison import (
+    FALLBACK_ASSUMPTION,
+    FALLBACK_METHOD,
+    FALLBACK_ROW_METHOD,
+)
 from trial_reanalysis.analysis.report.wording import (
     KASS_RAFTERY_SCALE,
     bayes_factor_words,
@@ -30,6 +35,18 @@ from trial_reanalysis.analysis.report.wording import (
 from trial_reanalysis.models import comparison as _quad  # the quadrature rule's constants
 
 TEST_NAMES = {"fisher": "Fisher's exact test", "chi2": "the chi-square test"}
+#: What the estimate of a row is: exact (quadrature) or the MCMC fit's where the quadrature failed
+#: (the report shows each kind in its own table, headed by it).
+EXACT_KIND = "exact posterior median (quadrature)"
+FALLBACK_KIND = "MCMC posterior median (quadrature failed: not exact)"
+#: Words inserted after "the posterior median OR" when the numbers are the MCMC fit's.
+FALLBACK_WORDS = "from the MCMC fit (not exact: the quadrature failed its checks)"
+
+
+def is_exact(posterior: dict[str, Any]) -> bool:
+    """Whether a posterior of results.json is the exact one (not the MCMC fit reported where the
+    quadrature failed its checks)."""
+    return posterior.get("method") != FALLBACK_METHOD
 
 
 def p_text(reported: dict[str, Any]) -> str:
@@ -64,12 +81,14 @@ def posterior_sentence(
     reference: str,
 ) -> str:
     """The posterior of one event's OR in words: median, credible interval, and both tail
-    probabilities, each with the group it favours (P(OR > 1) first)."""
+    probabilities, each with the group it favours (P(OR > 1) first); numbers of the MCMC fit
+    (the quadrature failed) are said to be so."""
     odds = posterior["odds_ratio"]
     lo, hi = odds["ci95"]
+    source = "" if is_exact(posterior) else f" {FALLBACK_WORDS}"
     return (
         f"{label} (reported {p_text(reported)}, {direction_text(reported)}; data: {data_text}): "
-        f"under the '{prior}' prior the posterior median OR ({exposed} vs {reference}) is "
+        f"under the '{prior}' prior the posterior median OR ({exposed} vs {reference}){source} is "
         f"{odds['median']:.2f} ({INTERVAL_LEVEL:.0%} credible interval {lo:.2f}-{hi:.2f}); "
         f"P(OR > 1) = {format_probability(posterior['p_or_above_1'])} (more frequent in "
         f"{exposed}) and P(OR < 1) = {format_probability(posterior['p_or_below_1'])} (more "
@@ -210,9 +229,10 @@ def key_finding_sentence(results: dict[str, Any]) -> str:
             f"N({p['log_or_mu']:g}, {p['log_or_sigma']:g}) prior on the log OR, "
             f"{bayes_factor_words(bf)}"
         )
+    post = best["posterior"][best["primary_prior"]]
     return text + (
         f"; {name} = {format_probability(prob)} (more frequent in {group}) under the "
-        f"'{best['primary_prior']}' prior."
+        f"'{best['primary_prior']}' prior" + ("." if is_exact(post) else f", {FALLBACK_WORDS}.")
     )
 
 
@@ -263,6 +283,9 @@ def sentences(results: dict[str, Any]) -> list[str]:
     check = mcmc_check_sentence(results)
     if check is not None:
         out.append(check)
+    failed = quadrature_failed_sentence(results)
+    if failed is not None:
+        out.append(failed)
     out.append(scale_sentence())
     return out
 
@@ -288,7 +311,9 @@ def mcmc_check_sentence(results: dict[str, Any]) -> str | None:
     off = [f"{key} ('{name}')" for (key, name), z in zs.items() if z >= limit]
     exact = (
         "The posterior odds ratios, intervals and probabilities above are exact (1-D quadrature "
-        "over the log OR, no sampling error); "
+        "over the log OR, no sampling error)"
+        + (" except those the next sentence names" if _fallbacks(results) else "")
+        + "; "
     )
     if not off:
         return exact + (
@@ -299,6 +324,38 @@ def mcmc_check_sentence(results: dict[str, Any]) -> str | None:
     return exact + (
         f"the MCMC fit differs from them by more than {limit:g} Monte Carlo standard errors for "
         f"{', '.join(off)} (largest |z| = {worst:.2f})."
+    )
+
+
+def _fallbacks(results: dict[str, Any]) -> list[tuple[str, str]]:
+    """(event key, prior) of every posterior reported from its MCMC fit (quadrature failed)."""
+    return [
+        (key, name)
+        for key, event in results["events"].items()
+        for name, post in event["posterior"].items()
+        if post is not None and not is_exact(post)
+    ]
+
+
+def quadrature_failed_sentence(results: dict[str, Any]) -> str | None:
+    """The (event, prior) whose quadrature failed its own checks, so that their numbers are the
+    MCMC fit's (whether that fit passed its diagnostic gates), not exact ones; None when every
+    posterior is exact."""
+    failed = _fallbacks(results)
+    if not failed:
+        return None
+    events = results["events"]
+    names = "; ".join(f"{events[key]['label']} ('{name}')" for key, name in failed)
+    gates = [(events[key]["diagnostics"].get(name) or {}).get("passed") for key, name in failed]
+    passed = (
+        "which passed its diagnostic gates"
+        if all(gates)
+        else "which did NOT pass every diagnostic gate"
+    )
+    return (
+        f"Under {names} the quadrature did not meet its own checks (edge mass, refinement), so "
+        f"the numbers reported there are the MCMC fit's ({passed}; Monte Carlo error, and the "
+        "model's 41-node baseline rule and tabulated likelihood), not exact ones."
     )
 
 
@@ -314,6 +371,16 @@ QUADRATURE_SENTENCE = (
     f"no summary by more than {_quad.QUADRATURE_RTOL:.0e} relative (refined otherwise). "
     "The primary scenario's posteriors are computed the same way; an MCMC fit per prior stands "
     "beside them as the check, and its draws weigh the compatible tables."
+)
+
+
+#: What a quadrature that fails its checks leaves (the assumptions list says it when one failed).
+FALLBACK_SENTENCE = (
+    "Where a quadrature did not meet its checks, no number is reported as exact from it: under "
+    "the primary scenario the MCMC fit of the same prior and report likelihood is reported "
+    "instead and flagged (it targets the same posterior, up to Monte Carlo error and the "
+    "model's 41-node baseline rule and tabulated likelihood, errors near 1e-5 and 1e-7); under "
+    "another scenario, which has no MCMC fit, the sensitivity row is left out."
 )
 
 
@@ -366,6 +433,11 @@ def assumption_sentences(results: dict[str, Any]) -> list[str]:
         "MCMC fits."
     )
     out.append(QUADRATURE_SENTENCE)
+    if _fallbacks(results) or any(e.get("sensitivity_skipped") for e in events.values()):
+        out.append(FALLBACK_SENTENCE)
+    for event in events.values():
+        for skipped in event.get("sensitivity_skipped") or []:
+            out.append(f"Sensitivity row not analysed ({event['label']}): {skipped}.")
     seen: set[str] = set()
     for event in events.values():
         for name, prior in event["priors"].items():
@@ -409,6 +481,7 @@ def plot_forest(results: dict[str, Any], ax: Axes | None = None) -> Figure:
                 pos,
                 "o",
                 color=f"C{i}",
+                markerfacecolor=f"C{i}" if is_exact(s) else "white",
                 label=name if name not in ax.get_legend_handles_labels()[1] else None,
             )
         ticks.append(y - 0.15 * (len(priors) - 1))
@@ -485,20 +558,36 @@ def plot_evidence(results: dict[str, Any], ax: Axes | None = None) -> Figure:
     return fig
 
 
+_FALLBACK_ROW_PREFIX = FALLBACK_ROW_METHOD.partition("{")[0]
+
+
 def estimate_kinds_of(comparison: pd.DataFrame) -> list[str]:
     """What each comparison row's estimate is: published (the P value only), the conditional
-    maximum-likelihood OR (frequentist rows), a Bayes factor, or the posterior median OR."""
+    maximum-likelihood OR (frequentist rows), a Bayes factor, the posterior median OR, or the
+    MCMC fit's where the quadrature failed."""
     kinds = []
-    for side, quantity in zip(comparison["side"], comparison["quantity"], strict=True):
+    methods = comparison["method"] if "method" in comparison else [""] * len(comparison)
+    rows = zip(comparison["side"], comparison["quantity"], methods, strict=True)
+    for side, quantity, method in rows:
         if side == "reported":
             kinds.append("published")
         elif str(quantity).startswith("Bayes factor"):
             kinds.append("Bayes factor")
         elif side == "frequentist":
             kinds.append("conditional maximum likelihood")
+        elif str(method).startswith(_FALLBACK_ROW_PREFIX):
+            kinds.append(FALLBACK_KIND)
         else:
             kinds.append("posterior median")
     return kinds
+
+
+def sensitivity_kinds_of(sensitivity: pd.DataFrame) -> list[str]:
+    """What each sensitivity row's estimate is: the exact posterior median, or the MCMC fit's
+    where the quadrature failed (``assumption`` :data:`FALLBACK_ASSUMPTION`)."""
+    return [
+        FALLBACK_KIND if a == FALLBACK_ASSUMPTION else EXACT_KIND for a in sensitivity["assumption"]
+    ]
 
 
 def log_or_prior_ess(sigma: float) -> float:
@@ -544,6 +633,11 @@ def captions_of(results: dict[str, Any]) -> dict[str, str]:
             f"Posterior median odds ratio ({pair}; point) and {INTERVAL_LEVEL:.0%} equal-tailed "
             "credible interval (bar) of each event under each prior, log scale, with the "
             "reported P beside each event; dashed line: OR = 1 (no difference)."
+            + (
+                " Hollow points: the MCMC fit's numbers, where the quadrature failed (not exact)."
+                if _fallbacks(results)
+                else ""
+            )
         ),
         f"{key}_evidence": (
             f"Bayes factors for an effect against OR = 1 ({pair}) of each event, log scale: under "
@@ -569,5 +663,6 @@ def present(result: Any, loaded: Any = None) -> None:
     }
     result.captions = captions_of(results)
     result.estimate_kinds = estimate_kinds_of(result.comparison)
-    result.sensitivity_estimate = "exact posterior median (quadrature)"
+    result.sensitivity_estimate = EXACT_KIND
+    result.sensitivity_kinds = sensitivity_kinds_of(result.sensitivity)
     result.priors_table = priors_table_of(results)

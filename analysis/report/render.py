@@ -355,7 +355,7 @@ def _figure(out: Path, stem: str, caption: str) -> dict[str, Any]:
 
 def _endpoint_context(out: Path, e: Any) -> dict[str, Any]:
     """One endpoint's section: tables (one estimate kind each), priors, sentences, figures."""
-    sens_kinds = [e.sensitivity_estimate] * len(e.sensitivity)
+    sens_kinds = e.sensitivity_kinds or [e.sensitivity_estimate] * len(e.sensitivity)
     return {
         "name": e.name,
         "title": e.title,
