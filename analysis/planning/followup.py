@@ -351,26 +351,64 @@ def _beta_logpdf_rows(
     return out
 
 
+def _group_start(g: np.ndarray) -> tuple[float, float]:
+    """Moment-matched Beta(a, b) of one group of draws (:func:`beta_moment_match`'s arithmetic,
+    without its 10-draw minimum); Beta(1, 1) when the group's variance is 0 or too large."""
+    m = float(np.mean(g))
+    v = float(np.var(g, ddof=1)) if g.size > 1 else 0.0
+    if not 0 < v < m * (1 - m):
+        return 1.0, 1.0
+    common = m * (1 - m) / v - 1
+    return m * common, (1 - m) * common
+
+
+#: Most EM iterations of the mixture fit's start (fewer when it reaches a fixed point).
+EM_ITERATIONS = 100
+
+
+def _em_step(
+    x: np.ndarray, logs: tuple[np.ndarray, np.ndarray], w: np.ndarray, a: np.ndarray, b: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One EM iteration with a weighted method-of-moments M-step: new (weights, alpha, beta).
+
+    ``logs``: SciPy's ``xlogy(1, x)`` and ``xlog1py(1, -x)``. Inputs are not modified.
+    """
+    comp = np.log(w)[:, None] + _beta_logpdf_rows(*logs, a, b)
+    resp = np.exp(comp - logsumexp_rows(comp, axis=0))
+    w = np.clip(resp.mean(axis=1), 1e-6, None)
+    w /= w.sum()
+    a, b = a.copy(), b.copy()
+    for j in range(len(w)):
+        rj = resp[j] / resp[j].sum()
+        m = float(np.sum(rj * x))
+        v = float(np.sum(rj * (x - m) ** 2))
+        if v > 0 and v < m * (1 - m):
+            c = m * (1 - m) / v - 1
+            a[j], b[j] = max(m * c, 0.05), max((1 - m) * c, 0.05)
+    return w, a, b
+
+
+def _em_start(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(weights, alpha, beta) to start the likelihood maximisation from: K groups of the sorted
+    draws, moment-matched (:func:`_group_start`), then :data:`EM_ITERATIONS` of :func:`_em_step`,
+    or fewer when one changes no bit (a fixed point: every further one would repeat it; one
+    component gets there in two)."""
+    groups = np.array_split(np.sort(x), k)
+    a, b = np.array([_group_start(g) for g in groups]).T
+    state = (np.full(k, 1.0 / k), a, b)
+    logs = (special.xlogy(1.0, x), special.xlog1py(1.0, -x))
+    for _ in range(EM_ITERATIONS):
+        new = _em_step(x, logs, *state)
+        if all(np.array_equal(p, q) for p, q in zip(state, new, strict=True)):
+            break
+        state = new
+    return state
+
+
 def _fit_k(x: np.ndarray, k: int) -> tuple[BetaMixture, float]:
-    """Maximum-likelihood K-component Beta mixture: EM (moment M-step) start, then L-BFGS-B."""
-    xs = np.sort(x)
-    groups = np.array_split(xs, k)
-    a, b = np.array([beta_moment_match(g) if g.var() > 0 else (1.0, 1.0) for g in groups]).T
-    w = np.full(k, 1.0 / k)
+    """Maximum-likelihood K-component Beta mixture: EM start (:func:`_em_start`), then L-BFGS-B."""
+    w, a, b = _em_start(x, k)
     lx, l1x = np.log(x), np.log1p(-x)
-    xlog, xlog1m = special.xlogy(1.0, x), special.xlog1py(1.0, -x)  # SciPy's logs, for the EM
-    for _ in range(100):  # EM with a weighted method-of-moments M-step (a good start)
-        comp = np.log(w)[:, None] + _beta_logpdf_rows(xlog, xlog1m, a, b)
-        resp = np.exp(comp - logsumexp_rows(comp, axis=0))
-        w = np.clip(resp.mean(axis=1), 1e-6, None)
-        w /= w.sum()
-        for j in range(k):
-            rj = resp[j] / resp[j].sum()
-            m = float(np.sum(rj * x))
-            v = float(np.sum(rj * (x - m) ** 2))
-            if v > 0 and v < m * (1 - m):
-                c = m * (1 - m) / v - 1
-                a[j], b[j] = max(m * c, 0.05), max((1 - m) * c, 0.05)
 
     def unpack(th: np.ndarray):
         lw = np.concatenate([[0.0], th[: k - 1]])
