@@ -14,6 +14,7 @@ import trial_reanalysis  # noqa: F401  (sets PYTENSOR_FLAGS before any test impo
 INTEGRATION_MODULES = frozenset(
     {
         "test_api.py",
+        "test_arviz_numba_cache.py",
         "test_cli_batch.py",
         "test_cli_priors.py",
         "test_comparison.py",

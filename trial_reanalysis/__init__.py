@@ -18,6 +18,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from trial_reanalysis import _arviz_numba_cache
+
 __version__ = "0.2.0"
 
 # In a source checkout without an installation, models/ and analysis/ sit beside this folder.
@@ -55,6 +57,10 @@ if not (_writable(_cache) and _writable(_home / ".pytensor")):
     os.environ.setdefault("MPLCONFIGDIR", str(_fallback / "matplotlib"))
     if "base_compiledir" not in os.environ["PYTENSOR_FLAGS"]:
         os.environ["PYTENSOR_FLAGS"] += f",base_compiledir={_fallback / 'pytensor'}"
+
+# ArviZ compiles numba functions in every process without caching them; cache them (same code,
+# same numbers). Only arms an import hook: nothing is imported here.
+_arviz_numba_cache.install()
 
 #: The public surface (imported on first use, so that ``import trial_reanalysis`` stays light).
 _PUBLIC = {
