@@ -98,3 +98,12 @@ def test_install_does_nothing_once_arviz_is_imported() -> None:
     before = list(sys.meta_path)
     _arviz_numba_cache.install()
     assert sys.meta_path == before
+
+
+def test_an_arviz_without_the_lazy_jit_wrapper_is_left_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import arviz.utils
+
+    monkeypatch.delattr(arviz.utils, "maybe_numba_fn")
+    _arviz_numba_cache._cache_lazy_jits()  # no ImportError: the import of ArviZ goes on

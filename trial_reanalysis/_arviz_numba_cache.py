@@ -69,11 +69,8 @@ def _caching(decorator: Any) -> Any:
             module = getattr(function, "__module__", None) or ""
             ours = module == "arviz" or module.startswith("arviz.")
             options = {"cache": True, **kwargs} if ours else kwargs
-            return (
-                decorator(first, **options)(function)
-                if first is not None
-                else decorator(**options)(function)
-            )
+            args = () if first is None else (first,)
+            return decorator(*args, **options)(function)
 
         return wrap
 
@@ -82,9 +79,13 @@ def _caching(decorator: Any) -> Any:
 
 def _cache_lazy_jits() -> None:
     """ArviZ's ``conditional_jit`` functions compile on first call with keywords kept on the
-    wrapper: add ``cache=True`` before that call."""
-    from arviz.stats import stats_utils
-    from arviz.utils import maybe_numba_fn
+    wrapper: add ``cache=True`` before that call (the others already ask for it). An ArviZ
+    without these internals is left as it is: a speed-up must never break the import."""
+    try:
+        from arviz.stats import stats_utils
+        from arviz.utils import maybe_numba_fn
+    except ImportError:
+        return
 
     for obj in vars(stats_utils).values():
         if isinstance(obj, maybe_numba_fn) and "numba_fn" not in vars(obj):
