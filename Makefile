@@ -23,10 +23,12 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/reanalysis run --out $(OUT) --seed $(SEED)
 
+# Both tiers on all cores (pytest-xdist); --dist loadfile keeps a module's tests, and so its
+# module-scoped fixtures (whole runs computed once), on one worker.
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --dist loadfile
 
 test-fast: $(STAMP)  ## the unit tier: no whole runs, processes, wheel or docs builds
 	$(BIN)/pytest -m "not slow and not integration" -p no:cacheprovider -n auto
