@@ -497,9 +497,14 @@ def _start_workers(size: int) -> _Workers | None:
     return _Workers(pool, fits, size)
 
 
+#: The sampling and plotting stack a worker needs (some of it imported lazily by our modules, so
+#: that the run's own process, which only reads results, never loads it).
+_WORKER_STACK = ("pymc", "nutpie", "arviz", "xarray", "matplotlib.pyplot")
+
+
 def _warm_up() -> None:
-    """Import every endpoint analysis and presenter (the modelling and plotting stack)."""
-    for module in (*(m for m, _ in KINDS.values()), *PRESENTERS.values()):
+    """Import the sampling stack, every endpoint analysis and presenter."""
+    for module in (*_WORKER_STACK, *(m for m, _ in KINDS.values()), *PRESENTERS.values()):
         importlib.import_module(module)
 
 

@@ -56,17 +56,20 @@ samples N(0, 1), so one compiled model serves any number of trials up to its cap
 
 The new trial's parameter is in the model (``new_trial_z ~ N(0, 1)``, independent of the data), so
 its draws are the MAP predictive and go through the same gates. Builders are pure: they return a
-``pm.Model``; nothing here samples.
+``pm.Model``; nothing here samples. PyMC and PyTensor are imported by the functions that build
+graphs, so that the constants and data helpers are read without them (a run's own process, which
+writes the planners' section from its workers' fits, never loads the sampling stack).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pymc as pm
-import pytensor.tensor as pt
+
+if TYPE_CHECKING:
+    import pymc as pm
 
 #: Log weight of padding candidates (exp underflows to exactly 0.0; finite, unlike -inf).
 PAD_LOG_WEIGHT = -1.0e4
@@ -184,6 +187,8 @@ def rate_loglik_graph(theta: Any, x: Any, n: Any, logw: Any) -> Any:
     ``theta`` has shape (trials,), the candidate arrays (trials, candidates). Stable on the logit
     scale: log p = -softplus(-theta), log(1 - p) = -softplus(theta).
     """
+    import pytensor.tensor as pt
+
     log_p = -pt.softplus(-theta)[:, None]
     log_q = -pt.softplus(theta)[:, None]
     log_choose = pt.gammaln(n + 1.0) - pt.gammaln(x + 1.0) - pt.gammaln(n - x + 1.0)
@@ -201,6 +206,8 @@ def logit_normal_cdf(u: Any) -> Any:
     backend calls through a SciPy function pointer that no cache may store, so a model holding it
     would be compiled again in every process (about 15 s).
     """
+    import pytensor.tensor as pt
+
     sign = pt.switch(pt.lt(u, 0.0), -1.0, 1.0)  # not pt.sign: its 0 at u = 0 zeroes the gradient
     # erfc underflows to 0 near |u| = 38.5: held at |u| = 37 (prior mass beyond: 6e-300)
     e = 0.5 * pt.erfc(pt.minimum(sign * u, 37.0) / np.sqrt(2.0))
@@ -209,6 +216,9 @@ def logit_normal_cdf(u: Any) -> Any:
 
 def _hierarchy(data: dict[str, np.ndarray], slots: int, uniform_rate: Any = None) -> tuple:
     """mu, tau and the non-centred trial and new-trial z (inside a model context)."""
+    import pymc as pm
+    import pytensor.tensor as pt
+
     mu_0 = pm.Data("prior_mean_mu", data["prior_mean_mu"])
     mu_sd = pm.Data("prior_mean_sd", data["prior_mean_sd"])
     scale = pm.Data("prior_tau_scale", data["prior_tau_scale"])
@@ -250,6 +260,8 @@ def build_map_rate_model(
         (the MAP predictive), their logits, and the free ``between_trial_sd_unit``; every input
         above is ``pm.Data`` (see :func:`rate_model_data`), so refits never recompile.
     """
+    import pymc as pm
+
     data = rate_model_data(
         trials,
         tau_scale=tau_scale,
@@ -348,6 +360,9 @@ def build_map_median_model(
         ``new_trial_log_median``, ``new_trial_median`` and the free ``between_trial_sd_unit``;
         inputs are ``pm.Data`` (see :func:`median_model_data`).
     """
+    import pymc as pm
+    import pytensor.tensor as pt
+
     data = median_model_data(
         log_median,
         se,

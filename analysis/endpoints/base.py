@@ -7,14 +7,16 @@ the columns of :data:`COMPARISON_COLUMNS`, whichever side it comes from.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import arviz as az
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 
 from trial_reanalysis.analysis.inference.diagnostics import FitDiagnostics
+
+if TYPE_CHECKING:  # results are read where nothing is fitted or drawn (the run's own process)
+    import arviz as az
+    from matplotlib.figure import Figure
 
 #: Columns of every comparison table (one row per reported, frequentist or Bayesian result).
 COMPARISON_COLUMNS = [

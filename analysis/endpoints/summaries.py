@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import arviz as az
 import numpy as np
 
 from trial_reanalysis.analysis.constants import INTERVAL_LEVEL, INTERVAL_TAILS
@@ -18,6 +17,8 @@ def interval(draws: np.ndarray) -> list[float]:
 
 def hdi(draws: np.ndarray) -> list[float]:
     """Highest-density interval at INTERVAL_LEVEL (ArviZ), as a two-element list."""
+    import arviz as az  # here: the run's own process reads summaries without the sampling stack
+
     lo, hi = az.hdi(np.asarray(draws).ravel(), hdi_prob=INTERVAL_LEVEL)
     return [float(lo), float(hi)]
 

@@ -11,15 +11,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import arviz as az
 import numpy as np
 import pandas as pd
-import xarray as xr
 
 from trial_reanalysis.analysis.errors import DiagnosticsError
 from trial_reanalysis.analysis.inference.progress import fit_done
 
 if TYPE_CHECKING:  # the sampler stack is imported where fits run, not where results are read
+    import arviz as az
+    import xarray as xr
+
     from trial_reanalysis.analysis.inference.fitting import CompiledModel, SamplerSettings
 
 
@@ -117,11 +118,13 @@ def check_diagnostics(
 
     ``gates`` defaults to the module's :data:`GATES`, read at call time.
     """
+    from arviz import bfmi
+
     gates = gates or GATES
     table = diagnostics_table(idata.posterior)
     diverging = idata.sample_stats["diverging"].values
     divergences = int(np.sum(diverging))
-    ebfmi = float(np.min(az.bfmi(idata)))
+    ebfmi = float(np.min(bfmi(idata)))
     failures = []
     for name, row in table.iterrows():
         if not row["r_hat"] <= gates.r_hat_max:

@@ -14,17 +14,16 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import arviz as az
 import numpy as np
-import nutpie
-import pymc as pm
-import xarray as xr
-from arviz.data.base import make_attrs
 
 from trial_reanalysis.analysis.constants import CHAINS, DRAWS, TUNE
 from trial_reanalysis.analysis.inference.model_cache import cache_folder, compile_model
+
+if TYPE_CHECKING:  # the sampling stack is imported where a model is fitted (see below)
+    import arviz as az
+    import pymc as pm
 
 
 @dataclass(frozen=True)
@@ -97,6 +96,10 @@ class CompiledModel:
             InferenceData with ``posterior`` (constrained variables only), ``sample_stats`` and
             ``constant_data`` holding the data values actually used.
         """
+        import arviz as az
+        import nutpie
+        import xarray as xr
+
         settings = settings or SamplerSettings()
         data = dict(data or {})
         unknown = set(data) - self.data_names
@@ -154,7 +157,10 @@ def trace_to_inference_data(
         var_names: posterior variables to keep.
         coords: the compiled model's coordinates (named dims).
     """
+    import arviz as az
     import pyarrow
+    import xarray as xr
+    from arviz.data.base import make_attrs
 
     def column(batch: Any, name: str) -> tuple[np.ndarray, list[str], list[int]] | None:
         col = pyarrow.array(batch.column(name))

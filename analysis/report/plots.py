@@ -12,7 +12,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import arviz as az
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 from matplotlib import pyplot as plt
@@ -20,6 +21,9 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from trial_reanalysis.analysis.constants import INTERVAL_LEVEL
+
+if TYPE_CHECKING:  # ArviZ draws the trace appendix only (in the process that fitted)
+    import arviz as az
 
 PRIOR_COLOURS = {
     "uniform": "#1b6ca8",
@@ -96,6 +100,8 @@ def plot_trace_rank(idata: az.InferenceData, *, title: str) -> Figure:
     its panel titles, so no legend is needed), the marginal posterior per chain and rank bars
     (uniform bars across chains mean the chains explore the same distribution). Constrained
     layout keeps every panel title clear of the tick labels above it."""
+    import arviz as az
+
     post = idata.posterior
     rows = sum(
         int(np.prod([post[v].sizes[d] for d in post[v].dims if d not in ("chain", "draw")]))
