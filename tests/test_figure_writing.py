@@ -9,6 +9,8 @@ ArviZ's own ``InferenceData.to_netcdf`` wrote, with the same compression filters
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -145,3 +147,22 @@ def test_write_posterior_without_attributes(tmp_path: Path) -> None:
     back = az.from_netcdf(tmp_path / "ours.nc")
     assert back.attrs == {}
     assert all(back[g].equals(idata[g]) for g in idata.groups())
+
+
+def test_write_posterior_leaves_dask_unloaded(tmp_path: Path) -> None:
+    """Where Dask is installed (the dev extra), writing a posterior in a fresh interpreter does
+    not import its distributed scheduler (xarray's default write lock looked it up: about 0.7 s
+    in every worker process)."""
+    pytest.importorskip("distributed")
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "import numpy as np, arviz as az\n"
+        "from trial_reanalysis.analysis.run import write_posterior\n"
+        "idata = az.from_dict(posterior={'p': np.zeros((2, 5))})\n"
+        f"write_posterior(idata, Path({str(tmp_path / 'p.nc')!r}))\n"
+        "print('distributed' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
+    assert az.from_netcdf(tmp_path / "p.nc").posterior["p"].shape == (2, 5)
