@@ -20,7 +20,13 @@ from pathlib import Path
 from trial_reanalysis.analysis.constants import DEFAULT_SEED
 from trial_reanalysis.analysis.errors import InputError
 from trial_reanalysis.analysis.inference.executors import process_pool
-from trial_reanalysis.analysis.run import RunConfig, RunOutput, _safe_to_spawn, run_analysis
+from trial_reanalysis.analysis.run import (
+    RunConfig,
+    RunOutput,
+    _safe_to_spawn,
+    run_analysis,
+    worker_modules,
+)
 
 
 def batch_configs(
@@ -96,9 +102,9 @@ def run_batch(
         paths: trial files (TOML); each writes ``out_dir/<stem>/`` (a complete run folder).
         out_dir: the batch's folder (created if missing).
         seed: the run seed of every file (same seed, same numbers as a single run).
-        workers: processes (spawned, ending with this one); default: the number of cores, at
-            most one per file, and 1 (this process) where spawning is unsafe (a script without
-            a ``__main__`` guard, see ``run_analysis``). 1 runs every file here.
+        workers: processes (ending with this one, see ``run_analysis``); default: the number of
+            cores, at most one per file, and 1 (this process) where starting them is unsafe (a
+            script without a ``__main__`` guard). 1 runs every file here.
         allow_failed_diagnostics: as in ``run_analysis``.
         endpoints: only these endpoint keys, in every file (a file that does not declare one of
             them fails with an InputError); default: every endpoint each file declares.
@@ -163,9 +169,9 @@ def _run_pool(
     finished: Callable[[int, RunOutput | BaseException], None],
     tell: Callable[[str, int, int], None],
 ) -> None:
-    """Run the configurations on ``workers`` spawned processes (reused from file to file)."""
+    """Run the configurations on ``workers`` processes (reused from file to file)."""
     tell(f"analysing {len(configs)} trial files ({workers} processes)", 0, len(configs))
-    pool = process_pool(workers)
+    pool = process_pool(workers, preload=worker_modules())
     try:
         futures: dict[Future, int] = {
             pool.submit(run_analysis, replace(c)): i for i, c in enumerate(configs)

@@ -7,9 +7,11 @@ follow-up priors -> results.json, tables and the report. Everything is written i
 folder beside the output folder and moved into place only when everything succeeded (a failure
 leaves the previous output untouched).
 
-The endpoints are independent, so they run in parallel worker processes (spawned, one per endpoint
-up to the number of cores; ``workers=1`` runs them here). Every fit's seed derives from the run
-seed and the fit's label, so the numbers do not depend on where an endpoint ran.
+The endpoints are independent, so they run in parallel worker processes (one per endpoint up to
+the number of cores, forked by a fork server that imported the analysis stack once, or spawned:
+:func:`.inference.executors.worker_context`; ``workers=1`` runs them here). Every fit's seed
+derives from the run seed and the fit's label, so the numbers do not depend on where an endpoint
+ran.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trial_reanalysis.analysis.constants import DEFAULT_SEED, INTERVAL_LEVEL, RESULTS_SCHEMA_VERSION
-from trial_reanalysis.analysis.inference.executors import process_pool
+from trial_reanalysis.analysis.inference.executors import process_pool, worker_context
 from trial_reanalysis.analysis.outdir import (
     check_output_dir,
     clean_stale,
@@ -212,10 +214,10 @@ def run_analysis(
 ) -> RunOutput:
     """Run the whole reanalysis and write its outputs atomically into ``config.out_dir``.
 
-    With more than one endpoint and core, the endpoints run in spawned worker processes where that
-    is safe (our command line, a notebook or REPL); called from a script, it runs them in this
-    process unless ``config.workers`` is given (spawned workers re-import the script, which
-    then needs an ``if __name__ == "__main__":`` guard), and says so through ``progress``.
+    With more than one endpoint and core, the endpoints run in worker processes where that is
+    safe (our command line, a notebook or REPL); called from a script, it runs them in this
+    process unless ``config.workers`` is given (workers re-import the script, which then needs an
+    ``if __name__ == "__main__":`` guard), and says so through ``progress``.
 
     Args:
         config: what to run and where to write.
@@ -457,8 +459,8 @@ def _analyse(
 
 @dataclass
 class _Workers:
-    """Spawned worker processes started ahead of the work (:func:`_start_workers`), with the
-    queue through which they report finished fits."""
+    """Worker processes started ahead of the work (:func:`_start_workers`), with the queue
+    through which they report finished fits."""
 
     pool: Any
     fits: Any
@@ -485,15 +487,20 @@ class _Workers:
 
 
 def _start_workers(size: int) -> _Workers | None:
-    """``size`` spawned workers, each importing the analysis stack at once; None for one."""
+    """``size`` worker processes importing the analysis stack at once; None for one.
+
+    Forked by the fork server (:func:`.executors.worker_context`), which imports the stack once
+    and is started here, so its imports overlap this process's reading of the trial (the workers
+    themselves start when the first task is submitted); spawned workers are sent a warm-up task
+    instead, each importing the stack."""
     if size <= 1:
         return None
-    from multiprocessing import get_context
-
-    fits = get_context("spawn").Queue()
-    pool = process_pool(size, fits)
-    for _ in range(size):
-        pool.submit(_warm_up)
+    context = worker_context(worker_modules())
+    fits = context.Queue()
+    pool = process_pool(size, fits, context=context)
+    if context.get_start_method() != "forkserver":
+        for _ in range(size):
+            pool.submit(_warm_up)
     return _Workers(pool, fits, size)
 
 
@@ -502,9 +509,15 @@ def _start_workers(size: int) -> _Workers | None:
 _WORKER_STACK = ("pymc", "nutpie", "arviz", "xarray", "matplotlib.pyplot")
 
 
+def worker_modules() -> tuple[str, ...]:
+    """What a worker imports before its first task: the sampling stack, every endpoint analysis
+    and presenter (a fork server's preload, a spawned worker's warm-up)."""
+    return (*_WORKER_STACK, *(m for m, _ in KINDS.values()), *PRESENTERS.values())
+
+
 def _warm_up() -> None:
-    """Import the sampling stack, every endpoint analysis and presenter."""
-    for module in (*_WORKER_STACK, *(m for m, _ in KINDS.values()), *PRESENTERS.values()):
+    """Import :func:`worker_modules`."""
+    for module in worker_modules():
         importlib.import_module(module)
 
 
@@ -580,7 +593,7 @@ def _analyse_in_pool(
     workers: _Workers,
     progress: _FitProgress,
 ) -> dict[str, Any]:
-    """The endpoints (and, with a historical set, the planners' maps) on spawned workers, which
+    """The endpoints (and, with a historical set, the planners' maps) on the workers, which
     report each finished fit through a queue; results by endpoint name (maps: :data:`_MAPS`)."""
     from queue import Empty
 

@@ -96,7 +96,9 @@ def test_a_stop_still_reports_every_file_finished_with_it(monkeypatch, tmp_path)
             raise ValueError("broken")
         return config.trial_path.stem
 
-    monkeypatch.setattr(batch, "process_pool", concurrent.futures.ThreadPoolExecutor)
+    monkeypatch.setattr(
+        batch, "process_pool", lambda workers, **_: concurrent.futures.ThreadPoolExecutor(workers)
+    )
     monkeypatch.setattr(batch, "run_analysis", fake_run)
     monkeypatch.setattr(batch, "wait", lambda fs, return_when: concurrent.futures.wait(fs))
     files = []
