@@ -28,7 +28,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trial_reanalysis.analysis.constants import DEFAULT_SEED, INTERVAL_LEVEL, RESULTS_SCHEMA_VERSION
-from trial_reanalysis.analysis.inference.executors import process_pool, worker_context
+from trial_reanalysis.analysis.inference.executors import (
+    process_pool,
+    server_pid,
+    stop_server,
+    worker_context,
+)
 from trial_reanalysis.analysis.outdir import (
     check_output_dir,
     clean_stale,
@@ -465,15 +470,19 @@ class _Workers:
     pool: Any
     fits: Any
     size: int
+    own_server: bool = False  # this run started the fork server the workers come from
     stopped: bool = False
 
-    def stop(self) -> None:
+    def stop(self, keep_server: bool = False) -> None:
         """End the workers now, running tasks included (CPython keeps them in ``_processes``;
-        without terminating them, shutdown waits for the running tasks to finish)."""
+        without terminating them, shutdown waits for the running tasks to finish), and the fork
+        server this run started (still importing, for nothing) unless ``keep_server``."""
         for process in list((getattr(self.pool, "_processes", None) or {}).values()):
             process.terminate()
         self.pool.shutdown(wait=True, cancel_futures=True)
         self._close_queue()
+        if self.own_server and not keep_server:
+            stop_server()
 
     def release(self) -> None:
         """Let the workers go once their tasks are done (their exit overlaps what follows)."""
@@ -495,13 +504,14 @@ def _start_workers(size: int) -> _Workers | None:
     instead, each importing the stack."""
     if size <= 1:
         return None
+    before = server_pid()
     context = worker_context(worker_modules())
     fits = context.Queue()
     pool = process_pool(size, fits, context=context)
     if context.get_start_method() != "forkserver":
         for _ in range(size):
             pool.submit(_warm_up)
-    return _Workers(pool, fits, size)
+    return _Workers(pool, fits, size, own_server=server_pid() not in (None, before))
 
 
 #: The sampling and plotting stack a worker needs (some of it imported lazily by our modules, so
@@ -576,9 +586,12 @@ def _analyse_endpoints(
         finally:
             set_sink(previous)
     if early is None or early.size != workers:
+        own_server = early is not None and early.own_server
         if early is not None:
-            early.stop()
+            early.stop(keep_server=True)  # another size: the same server forks them
         early = _start_workers(workers)
+        if early is not None:
+            early.own_server = early.own_server or own_server
     results = _analyse_in_pool(names, loaded, config, args, early, progress)
     if _MAPS in results and prepared is not None:
         prepared["maps"] = results[_MAPS]

@@ -73,12 +73,12 @@ class Timing:
 _PR_SET_CHILD_SUBREAPER = 36  # linux/prctl.h
 
 
-def _adopt_orphans() -> None:
-    """Make this process the reaper of its orphaned descendants (Linux ``prctl``): a run's fork
-    server and its workers outlive the run's own process by a moment, and would otherwise be
-    reaped by init, their CPU time lost to :func:`run_process`."""
+def _adopt_orphans(on: bool = True) -> None:
+    """Make this process the reaper of its orphaned descendants (Linux ``prctl``; ``on=False``
+    undoes it): a run's fork server and its workers outlive the run's own process by a moment,
+    and would otherwise be reaped by init, their CPU time lost to :func:`run_process`."""
     try:
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, int(on), 0, 0, 0)
     except (OSError, AttributeError):  # pragma: no cover - not Linux
         pass
 
@@ -113,7 +113,8 @@ def run_process(command: list[str], env: dict[str, str], what: str) -> Timing:
         peak = max(peak, _tree_rss_mib(proc.pid))
         time.sleep(0.1)
     wall = time.perf_counter() - start
-    orphans = _reap_orphans()
+    orphans = _reap_orphans()  # nothing else of this process runs meanwhile
+    _adopt_orphans(False)
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         tail = " ".join((proc.stderr.read() if proc.stderr else b"").decode().splitlines()[-3:])

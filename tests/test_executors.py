@@ -47,7 +47,7 @@ def test_pfs_study_identical_on_dask(dask_address, compiled_summary, monkeypatch
 
 _FORK_SERVER_SCRIPT = """
 import os, sys
-from trial_reanalysis.analysis.inference.executors import process_pool, worker_context
+from trial_reanalysis.analysis.inference import executors as ex
 
 LIGHT = "trial_reanalysis.analysis.planning.sequential"
 
@@ -56,26 +56,43 @@ def probe(_):
     return LIGHT in sys.modules, os.getppid(), os.environ.get("PROBE", "")
 
 
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+
+
+def show(context):
+    with ex.process_pool(2, context=context) as pool:
+        print(context.get_start_method(), list(pool.map(probe, range(2))), os.getpid())
+
+
 if __name__ == "__main__":
     assert LIGHT not in sys.modules
-    print(worker_context(()).get_start_method())  # nothing to preload: spawn
-    context = worker_context([LIGHT])
-    print(context.get_start_method())
-    with process_pool(2, context=context) as pool:
-        print(list(pool.map(probe, range(2))), os.getpid())
-    os.environ["PROBE"] = "changed"
-    context = worker_context([LIGHT])
-    print(context.get_start_method())
-    with process_pool(2, context=context) as pool:
-        print(list(pool.map(probe, range(2))))
+    print(ex.worker_context(()).get_start_method(), ex.server_pid())  # nothing to preload
+    show(ex.worker_context([LIGHT]))
+    first = ex.server_pid()
+    os.environ["PROBE"] = "changed"  # read when used: the server stays, the workers see it
+    show(ex.worker_context([LIGHT]))
+    os.environ["OMP_NUM_THREADS"] = "1"  # read on import: spawned workers
+    show(ex.worker_context([LIGHT]))
+    ex.stop_server()
+    print(alive(first), ex.server_pid())
+    del os.environ["OMP_NUM_THREADS"]
+    show(ex.worker_context([LIGHT]))
+    print(ex.server_pid() not in (None, first))
 """
 
 
 def test_fork_server_workers_start_with_the_preload_and_this_environment(tmp_path) -> None:
     """Workers forked by the fork server have the preloaded module before any task imports it,
-    and are not children of this process (the server forked them); once this process's
-    environment changes, workers are spawned again (children of this process, which see the new
-    environment, and import the module only when asked). Without a preload: spawn."""
+    are not children of this process (the server forked them) and see this process's
+    environment, also after a change of a variable read when used; a change of a variable the
+    stack reads on import (OMP_NUM_THREADS) gives spawned workers (children of this process,
+    importing the module only when asked). stop_server ends the server; the next context starts
+    another. Without a preload: spawn, and no server."""
     import ast
     import subprocess
     import sys
@@ -83,12 +100,24 @@ def test_fork_server_workers_start_with_the_preload_and_this_environment(tmp_pat
     script = tmp_path / "probe_pool.py"
     script.write_text(_FORK_SERVER_SCRIPT)
     done = subprocess.run(
-        [sys.executable, str(script)], capture_output=True, text=True, timeout=120, check=True
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=180, check=True
     )
     lines = done.stdout.strip().splitlines()
-    assert lines[0] == "spawn" and lines[1] == "forkserver" and lines[3] == "spawn", lines
-    forked, parent = lines[2].rsplit(" ", 1)
-    for preloaded, ppid, probe in ast.literal_eval(forked):
-        assert preloaded and ppid != int(parent) and probe == ""
-    for preloaded, ppid, probe in ast.literal_eval(lines[4]):
-        assert not preloaded and ppid == int(parent) and probe == "changed"
+    assert lines[0] == "spawn None", lines
+
+    def pool(line: str) -> tuple[str, list, int]:
+        method, rest = line.split(" ", 1)
+        probes, parent = rest.rsplit(" ", 1)
+        return method, ast.literal_eval(probes), int(parent)
+
+    for line, method, forked, probe in [
+        (lines[1], "forkserver", True, ""),
+        (lines[2], "forkserver", True, "changed"),
+        (lines[3], "spawn", False, "changed"),
+        (lines[5], "forkserver", True, "changed"),
+    ]:
+        got, probes, parent = pool(line)
+        assert got == method, line
+        for preloaded, ppid, seen in probes:
+            assert preloaded == forked and (ppid != parent) == forked and seen == probe, line
+    assert lines[4] == "False None" and lines[6] == "True", lines

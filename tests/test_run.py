@@ -175,10 +175,14 @@ def test_workers_started_ahead_are_stopped_by_an_input_error(
 ) -> None:
     """The worker processes start before the trial file is read (their imports overlap the
     checks); an invalid trial file, or an output folder the run refuses, stops them at once: the
-    error is the input error, the workers were stopped (not left to die with their queue), no
-    worker process is left and nothing is written."""
+    error is the input error, the workers were stopped (not left to die with their queue), the
+    fork server the run started is ended (not left importing), no worker process is left and
+    nothing is written."""
     import trial_reanalysis.analysis.run as run
     from trial_reanalysis.analysis.errors import InputError
+    from trial_reanalysis.analysis.inference.executors import server_pid, stop_server
+
+    stop_server()  # one an earlier test left: this run starts its own
 
     started = []
 
@@ -202,6 +206,7 @@ def test_workers_started_ahead_are_stopped_by_an_input_error(
         run_analysis(RunConfig(trial_path=trial, out_dir=out, workers=2))
     assert not set(multiprocessing.active_children()) - before, "a worker process was left"
     assert len(started) == 1 and started[0].size == 2 and started[0].stopped
+    assert started[0].own_server and server_pid() is None
     assert (out.exists() and sorted(p.name for p in out.iterdir()) == ["mine.txt"]) or (
         problem == "trial" and not out.exists()
     )

@@ -50,7 +50,9 @@ def die_with_parent(parent_pid: int) -> None:
 
     def watch() -> None:
         if handle is not None:
-            select.select([handle], [], [])  # readable once the process has ended
+            poller = select.poll()
+            poller.register(handle, select.POLLIN)
+            poller.poll()  # readable once the process has ended
             os._exit(1)
         while True:  # pragma: no cover - no pidfd
             try:
@@ -64,9 +66,33 @@ def die_with_parent(parent_pid: int) -> None:
     threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
 
 
-#: The environment the fork server was started with by :func:`worker_context` (None: not started
-#: by us); its workers inherit it, so it is used only while this process's environment is equal.
-_server_environment: dict[str, str] | None = None
+#: Environment variables the analysis stack reads when it is imported (PyTensor's and numba's
+#: settings, thread pools, matplotlib's and the caches' folders, Python's own): a fork server's
+#: workers keep the values the server saw, so the server is used only while these are unchanged.
+#: Every other variable is read when used, and each worker is given this process's values.
+IMPORT_TIME_ENVIRONMENT = (
+    "PYTENSOR",
+    "NUMBA_",
+    "OMP_",
+    "OPENBLAS_",
+    "MKL_",
+    "MPL",
+    "XDG_",
+    "HOME",
+    "PYTHON",
+    "ARVIZ",
+    "LD_",
+    "TMPDIR",
+)
+
+
+def _import_time_environment() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k.startswith(IMPORT_TIME_ENVIRONMENT)}
+
+
+#: The fork server this module started (its pid, and :data:`IMPORT_TIME_ENVIRONMENT`'s values
+#: when it started), or None.
+_server: tuple[int, dict[str, str]] | None = None
 
 
 def worker_context(preload: Sequence[str] = ()) -> BaseContext:
@@ -77,26 +103,55 @@ def worker_context(preload: Sequence[str] = ()) -> BaseContext:
     nutpie, matplotlib, SciPy: about 4.5 s of CPU on a 2-core machine), once per worker and per
     run. Python's fork server (Linux) is a process started once, which imports ``preload`` and
     then forks each worker from itself: the workers start with the stack imported, and its pages
-    are shared. Forking is safe there: the server only imports, it never samples or starts
-    threads of its own. A worker's ``sys.path``, working folder and main module are set as a
-    spawned worker's are (by :mod:`multiprocessing`); its environment is the server's, so the
-    server is used only while this process's environment equals the one it was started with
-    (a notebook that changes an environment variable gets spawned workers, which see the change),
-    and only when this module started it. Spawn without ``preload`` (nothing to share), and on
-    systems without a fork server.
+    are shared. The server only imports, it never samples; the native threads its imports start
+    (OpenBLAS's pools, pyarrow's allocator) are made safe to fork by those libraries' fork
+    handlers. A worker's ``sys.path``, working folder and main module are set as a spawned
+    worker's are (by :mod:`multiprocessing`) and it is given this process's environment; what the
+    stack read on import is the server's, so the server is used only while the variables of
+    :data:`IMPORT_TIME_ENVIRONMENT` are those it was started with (a notebook that changes one
+    gets spawned workers, which see the change), and only when this module started it (its pid
+    recorded). Spawn without ``preload`` (nothing to share), on systems without a fork server,
+    and when the server cannot start (an unusable temporary folder for its socket).
     """
-    global _server_environment
+    global _server
     if not preload or "forkserver" not in get_all_start_methods():
         return get_context("spawn")
     context = get_context("forkserver")
-    running = getattr(forkserver._forkserver, "_forkserver_pid", None) is not None
-    if not running:
+    running = getattr(forkserver._forkserver, "_forkserver_pid", False)
+    if running is None:  # not started (by anyone)
         context.set_forkserver_preload(list(preload))
-        _server_environment = dict(os.environ)
-        forkserver.ensure_running()  # starts it: its imports run beside this process's work
-    elif _server_environment != dict(os.environ):  # another environment, or not ours
+        environment = _import_time_environment()
+        try:
+            forkserver.ensure_running()  # starts it: its imports run beside this process's work
+        except OSError:  # pragma: no cover - e.g. a socket path beyond the system's limit
+            return get_context("spawn")
+        _server = (forkserver._forkserver._forkserver_pid, environment)
+    elif (
+        _server is None or running != _server[0] or _server[1] != _import_time_environment()
+    ):  # not ours, restarted by multiprocessing, another environment, or an unknown Python
         return get_context("spawn")
     return context
+
+
+def server_pid() -> int | None:
+    """The pid of the fork server :func:`worker_context` started, if it is the one running."""
+    running = getattr(forkserver._forkserver, "_forkserver_pid", None)
+    return running if _server is not None and running == _server[0] else None
+
+
+def stop_server() -> None:
+    """End the fork server this module started (a run that needed no worker after all, or
+    failed: its imports would otherwise go on, for nothing, after the run ended)."""
+    global _server
+    pid = server_pid()
+    _server = None
+    if pid is None:
+        return
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:  # pragma: no cover - already gone
+        pass
+    forkserver._forkserver._stop()  # reaps it, forgets it (the next start is a new one)
 
 
 def process_pool(
@@ -117,12 +172,14 @@ def process_pool(
         workers,
         mp_context=context or worker_context(preload),
         initializer=_start_worker,
-        initargs=(os.getpid(), fits),
+        initargs=(os.getpid(), fits, dict(os.environ)),
     )
 
 
-def _start_worker(parent_pid: int, fits: Any | None) -> None:
-    """A worker's initialiser: end with the parent, and report finished fits to ``fits``."""
+def _start_worker(parent_pid: int, fits: Any | None, environment: dict[str, str]) -> None:
+    """A worker's initialiser: this run's environment (a forked worker has the server's), end
+    with the parent, and report finished fits to ``fits``."""
+    os.environ.update(environment)
     die_with_parent(parent_pid)
     if fits is not None:
         from trial_reanalysis.analysis.inference.progress import set_sink
