@@ -228,23 +228,32 @@ def test_a_killed_run_leaves_no_process(tmp_path: Path, echo: RunConfig, how: in
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-    start = time.monotonic()
-    children: set[int] = set()
-    while time.monotonic() - start < 60:
-        children |= _children(proc.pid)
-        workers = [c for c in children if _is_worker(c, proc.pid)]
-        if len(workers) >= 2 and list(tmp_path.glob(".out.tmp-*")):
-            break
-        time.sleep(0.2)
-    assert len(workers) == 2, "the run's two worker processes were not found"
-    time.sleep(1.0)  # the workers are importing or analysing: a warm run takes about 10 s
-    assert proc.poll() is None and all(_running(c) for c in children), "the run ended too soon"
-    os.kill(proc.pid, how)
-    assert proc.wait(timeout=30) == (-signal.SIGKILL if how == signal.SIGKILL else 143)
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and any(_running(c) for c in children):
-        time.sleep(0.2)
-    assert not [c for c in children if _running(c)], "a worker outlived the killed run"
+    try:
+        start = time.monotonic()
+        children: set[int] = set()
+        while time.monotonic() - start < 60:
+            children |= _children(proc.pid)
+            workers = [c for c in children if _is_worker(c, proc.pid)]
+            if len(workers) >= 2 and list(tmp_path.glob(".out.tmp-*")):
+                break
+            time.sleep(0.2)
+        assert len(workers) == 2, "the run's two worker processes were not found"
+        time.sleep(1.0)  # the workers are importing or analysing: a warm run takes about 10 s
+        # (short-lived descendants, such as the linker query of a library's import, may be gone)
+        assert proc.poll() is None and all(_running(w) for w in workers), "the run ended too soon"
+        children |= _children(proc.pid)  # the fork server, the resource tracker, the workers
+        os.kill(proc.pid, how)
+        assert proc.wait(timeout=30) == (-signal.SIGKILL if how == signal.SIGKILL else 143)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and any(_running(c) for c in children):
+            time.sleep(0.2)
+        assert not [c for c in children if _running(c)], "a process outlived the killed run"
+    finally:  # a failed assertion must not leave the run, or any process of its group, behind
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:  # the group is empty: all ended
+            pass
+        proc.wait(timeout=30)
     staging = list(tmp_path.glob(".out.tmp-*"))
     assert bool(staging) == (how == signal.SIGKILL), staging
     run_analysis(RunConfig(**{**echo.__dict__, "out_dir": out}))  # the next run cleans up
