@@ -554,6 +554,22 @@ def test_map_prior_from_summaries_exports_json_and_pymc(median_reports) -> None:
     assert conflict_check(med, {"median": 5.0, "lower": 4.0, "upper": 6.3})["p_two_sided"] > 0.05
 
 
+def test_median_map_under_a_conflicting_prior_on_mu_matches_quadrature(median_reports) -> None:
+    """mu ~ N(log 12, 0.4^2) against reports around log 5: the prior's weight on tau (through
+    mu's conditional, which moves with tau) is then large enough to see."""
+    trials = median_trials(median_reports)
+    prior = (math.log(12.0), 0.4)
+    fit = fit_map_median(trials, seed=SEED, mean_prior=prior)
+    assert fit.diagnostics.passed
+    exact = _median_quadrature(
+        [math.log(t.median) for t in trials], [t.se for t in trials], 0.5, *prior
+    )
+    y_new = _chains(fit, "new_trial_log_median")
+    _within(y_new, exact["mean"], "mean")
+    _within(y_new, exact["sd"], "sd")
+    _within(0.5 * _chains(fit, TAU_UNIT), exact["tau_mean"], "mean")
+
+
 def test_median_map_of_precise_reports_fits_at_the_first_attempt() -> None:
     """Published PFS medians with their CIs are precise (se of the log median 0.1-0.2 against
     tau ~ HalfNormal(0.5)): the mRCC set of data/historical/ without the seed's report, as the
