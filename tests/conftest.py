@@ -10,7 +10,7 @@ import trial_reanalysis  # noqa: F401  (sets PYTENSOR_FLAGS before any test impo
 #: Modules whose tests run whole reanalyses or whole endpoint analyses, spawn processes, compile
 #: models afresh, or build the wheel or the docs: the "integration" tier. `make test-fast` leaves
 #: them out (the unit tier, for the edit-test loop); `make test` and CI run everything but the
-#: `slow` validations.
+#: `slow` validations. A single such test in another module carries the mark itself.
 INTEGRATION_MODULES = frozenset(
     {
         "test_api.py",
@@ -24,6 +24,7 @@ INTEGRATION_MODULES = frozenset(
         "test_fitting_cache.py",
         "test_fuzz_trials.py",
         "test_handed_cases.py",
+        "test_light_imports.py",
         "test_model_cacheable.py",
         "test_outdir.py",
         "test_rate_endpoint.py",

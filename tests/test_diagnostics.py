@@ -56,6 +56,7 @@ def test_seeds_are_stable_and_label_dependent() -> None:
     assert derive_seed(1, "a") != derive_seed(1, "b") != derive_seed(2, "a")
 
 
+@pytest.mark.integration  # whole runs of an endpoint
 def test_run_stops_on_failed_gates_and_flags_them_in_red_when_allowed(tmp_path, monkeypatch):
     """End to end: impossible gates make every fit fail; the run raises (nothing written) unless
     failures are allowed, and then the report carries the red warning and the failing rows."""

@@ -29,6 +29,7 @@ def dask_address():
         yield cluster.scheduler_address
 
 
+@pytest.mark.integration  # a local Dask cluster: worker processes
 def test_same_results_on_every_executor(dask_address) -> None:
     serial = map_tasks(seeded_task, SEEDS, workers=1)
     assert map_tasks(seeded_task, SEEDS, workers=2) == serial
@@ -36,6 +37,7 @@ def test_same_results_on_every_executor(dask_address) -> None:
     assert len({tuple(r) for r in serial}) == len(SEEDS)
 
 
+@pytest.mark.integration  # a local Dask cluster: worker processes
 def test_pfs_study_identical_on_dask(dask_address, compiled_summary, monkeypatch) -> None:
     monkeypatch.setattr(pv, "_COMPILED", {"L,M,U": compiled_summary})
     settings = dict(reps_per_setting=3, sbc_reps=3, transforms=("log",), shapes=(1.5,), out=None)
@@ -86,6 +88,7 @@ if __name__ == "__main__":
 """
 
 
+@pytest.mark.integration  # a fresh interpreter and its worker processes
 def test_fork_server_workers_start_with_the_preload_and_this_environment(tmp_path) -> None:
     """Workers forked by the fork server have the preloaded module before any task imports it,
     are not children of this process (the server forked them) and see this process's

@@ -149,6 +149,7 @@ def test_write_posterior_without_attributes(tmp_path: Path) -> None:
     assert all(back[g].equals(idata[g]) for g in idata.groups())
 
 
+@pytest.mark.integration  # a fresh interpreter
 def test_write_posterior_leaves_dask_unloaded(tmp_path: Path) -> None:
     """Where Dask is installed (the dev extra), writing a posterior in a fresh interpreter does
     not import its distributed scheduler (xarray's default write lock looked it up: about 0.7 s
