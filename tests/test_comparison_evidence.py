@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from scipy import integrate, optimize, stats
-from scipy.special import expit
+from scipy.special import expit, gammaln, log_expit
 
 from trial_reanalysis.analysis.endpoints.comparison import (
     analyse_comparisons,
@@ -71,7 +71,9 @@ def _brute_cells(p: float, sign: int) -> list[tuple[int, int, int, int]]:
 
 class BruteLikelihood:
     """L(beta) = sum over cells of w Bin(a | n1, expit(alpha + beta)) Bin(c | n2, expit(alpha)),
-    alpha integrated over N(mu, sigma) on a trapezoid grid of 1601 points over mu +/- 8 sigma."""
+    alpha integrated over N(mu, sigma) on a trapezoid grid of 1601 points over mu +/- 8 sigma.
+    The exposed group's binomial pmf is written out, C(n1, a) p^a (1 - p)^(n1 - a) on the log
+    scale (stats.binom.pmf's argument handling was most of this reference's time)."""
 
     def __init__(self, cells: list[tuple[int, int, int, int]], split_weight: float) -> None:
         mu, sigma = PRIOR["baseline_mu"], PRIOR["baseline_sigma"]
@@ -80,6 +82,7 @@ class BruteLikelihood:
         trap[[0, -1]] /= 2
         arr = np.array(cells)
         self.n1, self.a = arr[:, 0:1], arr[:, 2:3]
+        self.log_choose = gammaln(self.n1 + 1) - gammaln(self.a + 1) - gammaln(self.n1 - self.a + 1)
         self.weight = (
             split_weight
             * trap
@@ -88,7 +91,8 @@ class BruteLikelihood:
         )
 
     def __call__(self, beta: float) -> float:
-        bev = stats.binom.pmf(self.a, self.n1, expit(self.alpha + beta))
+        x = self.alpha + beta
+        bev = np.exp(self.log_choose + self.a * log_expit(x) + (self.n1 - self.a) * log_expit(-x))
         return float((self.weight * bev).sum())
 
 
